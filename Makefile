@@ -1,0 +1,51 @@
+# EDAFormer — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel of torch (on our machines it lies on local disk); set TORCH_SPEC= to keep the torch you have,
+# or e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" for a GPU build.
+TORCH_SPEC ?= torch==2.13.0
+ARGS ?=
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train eval test test-fast lint format complexity clean
+
+help: ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install $(TORCH_SPEC); fi
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with its dev tools
+
+train: $(STAMP) ## train EDAFormer-T on the built-in demo data (ARGS="model=edaformer_b ..." to override)
+	$(BIN)/python train.py $(ARGS)
+
+eval: $(STAMP) ## evaluate a checkpoint (ARGS="ckpt_path=... isr=paper")
+	$(BIN)/python eval.py $(ARGS)
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: $(STAMP) ## run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+lint: $(STAMP) ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+complexity: $(STAMP) ## print the paper's Table 1/4 (params, GFLOPs) next to ours
+	$(BIN)/python scripts/complexity.py --table
+
+clean: ## remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache outputs multirun

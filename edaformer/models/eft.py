@@ -1,0 +1,176 @@
+"""EFT encoder: four stages of overlapping patch embedding → EFT blocks (EFA + Mix-FFN) → LayerNorm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .efa import EmbeddingFreeAttention
+from .isr import TRAIN_ENCODER_RATIOS, validate_ratios
+from .layers import DropPath, MixFFN, init_weights, map_to_tokens, tokens_to_map
+
+
+class OverlapPatchEmbed(nn.Module):
+    """Strided conv → LayerNorm(eps 1e-5): ``[B, C_in, H, W]`` → tokens ``[B, H'·W', C]`` and ``(H', W')``.
+
+    Stage 1: kernel 7, stride 4, padding 3; stages 2–4: kernel 3, stride 2, padding 1, so
+    ``H' = ⌊(H + 2p − k) / s⌋ + 1`` (any input size works, not only multiples of 32).
+    """
+
+    def __init__(self, in_chans: int, dim: int, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, dim, kernel_size, stride, padding=kernel_size // 2)
+        self.norm = nn.LayerNorm(dim, eps=1e-5)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        x = self.proj(x)  # (B, C, H', W')
+        hw = (x.shape[2], x.shape[3])
+        return self.norm(map_to_tokens(x)), hw  # (B, H'W', C)
+
+
+class EFTBlock(nn.Module):
+    """Pre-norm transformer block: ``x + DropPath(EFA(LN(x)))``, then ``x + DropPath(MixFFN(LN(x)))``.
+
+    Used by the encoder (``decoder=False``: LN eps 1e-6, Mix-FFN with ReLU, EFA without kv norm) and by the
+    decoder (``decoder=True``: LN eps 1e-5, Mix-FFN without ReLU, EFA with LayerNorm → GELU on keys/values).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        pool_ratio: int,
+        mlp_ratio: float,
+        drop_path: float = 0.0,
+        decoder: bool = False,
+    ) -> None:
+        super().__init__()
+        eps = 1e-5 if decoder else 1e-6
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = EmbeddingFreeAttention(dim, num_heads, pool_ratio, kv_norm=decoder)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mix_ffn = MixFFN(dim, int(dim * mlp_ratio), relu_after_fc1=not decoder)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), hw))
+        return x + self.drop_path(self.mix_ffn(self.norm2(x), hw))
+
+
+class EFTStage(nn.Module):
+    """Patch embedding → ``depth`` EFT blocks → LayerNorm(eps 1e-6); returns the map ``[B, C, H', W']``."""
+
+    def __init__(
+        self,
+        in_chans: int,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        pool_ratio: int,
+        mlp_ratio: float,
+        drop_paths: Sequence[float],
+        first: bool,
+    ) -> None:
+        super().__init__()
+        self.patch_embed = OverlapPatchEmbed(in_chans, dim, 7 if first else 3, 4 if first else 2)
+        self.blocks = nn.ModuleList(
+            EFTBlock(dim, num_heads, pool_ratio, mlp_ratio, drop_path=dp) for dp in drop_paths
+        )
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        assert len(self.blocks) == depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, hw = self.patch_embed(x)  # (B, N, C)
+        for block in self.blocks:
+            x = block(x, hw)
+        return tokens_to_map(self.norm(x), hw)  # (B, C, H', W')
+
+    def set_pool_ratio(self, ratio: int) -> None:
+        for block in self.blocks:
+            block.attn.pool_ratio = ratio
+
+
+class EFTEncoder(nn.Module):
+    """Embedding-Free Transformer encoder.
+
+    ``forward(images[B, 3, H, W])`` returns the four stage maps ``[B, C_i, H_i, W_i]`` at strides 4, 8, 16, 32
+    (``H_1 = ⌈H/4⌉``, each later stage halves with ceiling). Stage descriptions are in :attr:`feature_info`.
+
+    Args:
+        dims: channels per stage ``C_1..C_4``.
+        depths: EFT blocks per stage.
+        num_heads: EFA heads per stage.
+        pool_ratios: training key/value pooling ratios per stage.
+        mlp_ratio: Mix-FFN expansion (hidden = ``int(C · mlp_ratio)``).
+        drop_path_rate: stochastic depth, rising linearly from 0 to this over all blocks.
+        in_chans: input image channels.
+    """
+
+    def __init__(
+        self,
+        dims: Sequence[int] = (32, 64, 128, 256),
+        depths: Sequence[int] = (2, 2, 10, 2),
+        num_heads: Sequence[int] = (1, 2, 4, 8),
+        pool_ratios: Sequence[int] = TRAIN_ENCODER_RATIOS,
+        mlp_ratio: float = 3.8,
+        drop_path_rate: float = 0.2,
+        in_chans: int = 3,
+    ) -> None:
+        super().__init__()
+        pool_ratios = validate_ratios(tuple(pool_ratios), 4, "encoder")
+        total = sum(depths)
+        rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]  # linear 0 → rate
+        self.stages = nn.ModuleList()
+        start = 0
+        for i, (dim, depth) in enumerate(zip(dims, depths)):
+            self.stages.append(
+                EFTStage(
+                    in_chans if i == 0 else dims[i - 1],
+                    dim,
+                    depth,
+                    num_heads[i],
+                    pool_ratios[i],
+                    mlp_ratio,
+                    rates[start : start + depth],
+                    first=i == 0,
+                )
+            )
+            start += depth
+        self.dims = tuple(dims)
+        self.feature_info = [
+            {"num_chs": dim, "reduction": 4 * 2**i, "module": f"stages.{i}"} for i, dim in enumerate(dims)
+        ]
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features
+
+    @property
+    def isr(self) -> tuple[int, ...]:
+        """Current pooling ratios of the four stages."""
+        return tuple(stage.blocks[0].attn.pool_ratio for stage in self.stages)
+
+    def set_isr(self, encoder: Sequence[int]) -> None:
+        """Set the absolute pooling ratios ``(s1, s2, s3, s4)`` of every EFA layer; no weight changes."""
+        for stage, ratio in zip(self.stages, validate_ratios(encoder, 4, "encoder")):
+            stage.set_pool_ratio(ratio)
+
+
+EFT_VARIANTS: dict[str, dict[str, Any]] = {
+    "t": {"dims": (32, 64, 128, 256), "depths": (2, 2, 10, 2), "mlp_ratio": 3.8},
+    "b": {"dims": (64, 128, 256, 512), "depths": (3, 3, 22, 3), "mlp_ratio": 4.0},
+}
+
+
+def eft_encoder(variant: str, **overrides: Any) -> EFTEncoder:
+    """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions; ``overrides`` go to the class."""
+    if variant not in EFT_VARIANTS:
+        raise ValueError(f"unknown EFT variant {variant!r}; valid: {', '.join(EFT_VARIANTS)}")
+    return EFTEncoder(**{**EFT_VARIANTS[variant], **overrides})

@@ -1,0 +1,94 @@
+"""Small building blocks shared by the encoder and the decoder: DropPath, Mix-FFN, weight init."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: zero a whole residual branch per sample with probability ``drop_prob``.
+
+    Survivors are scaled by ``1 / (1 - drop_prob)`` so the expectation is unchanged. Identity in eval mode.
+    """
+
+    def __init__(self, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= drop_prob < 1.0:
+            raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob}")
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob:.3f}"
+
+
+def tokens_to_map(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """``[B, N, C]`` tokens of an ``H×W`` map → ``[B, C, H, W]``."""
+    b, n, c = x.shape
+    h, w = hw
+    if n != h * w:
+        raise ValueError(f"cannot reshape {n} tokens to a {h}x{w} map")
+    return x.transpose(1, 2).reshape(b, c, h, w)
+
+
+def map_to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` → ``[B, H·W, C]`` tokens (row-major)."""
+    return x.flatten(2).transpose(1, 2)
+
+
+class MixFFN(nn.Module):
+    """Mix-FFN: ``Linear(C, Hd) → [ReLU] → DWConv3×3 → GELU → Linear(Hd, C)`` on ``[B, N, C]`` tokens.
+
+    The encoder variant has the ReLU after ``fc1`` (``relu_after_fc1=True``); the decoder variant does not.
+
+    Args:
+        dim: token channels ``C``.
+        hidden_dim: ``Hd``; the factories pass ``int(C * mlp_ratio)`` (truncation, e.g. 32·3.8 → 121).
+        relu_after_fc1: encoder (True) or decoder (False) variant.
+    """
+
+    def __init__(self, dim: int, hidden_dim: int, relu_after_fc1: bool) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.relu = nn.ReLU(inplace=True) if relu_after_fc1 else nn.Identity()
+        self.dwconv = nn.Conv2d(hidden_dim, hidden_dim, 3, padding=1, groups=hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        x = self.relu(self.fc1(x))  # (B, N, Hd)
+        x = map_to_tokens(self.dwconv(tokens_to_map(x, hw)))  # (B, N, Hd)
+        return self.fc2(self.act(x))  # (B, N, C)
+
+
+def init_weights(module: nn.Module) -> None:
+    """The authors' from-scratch init: Linear trunc-normal(0.02); LayerNorm (1, 0); Conv2d He-normal on fan-out."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02, a=-2.0, b=2.0)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Conv2d):
+        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
+        nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``[B, C, H, W]`` to ``size`` with ``align_corners=False`` (the authors' choice)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)

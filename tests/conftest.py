@@ -1,0 +1,37 @@
+"""Shared test fixtures and paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+REFS = REPO / "tests" / "refs"
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_torch():
+    torch.manual_seed(0)
+    yield
+
+
+def official_layout(variant: str) -> dict[str, list[int]]:
+    """Key → shape of the authors' EDAFormer-{T,B} checkpoint (150 classes)."""
+    return json.loads((REFS / f"official_keys_edaformer_{variant}.json").read_text())
+
+
+def random_official_state_dict(variant: str, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A state dict in the authors' layout filled with random values (BN stats positive)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, shape in official_layout(variant).items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.tensor(1000)
+        elif key.endswith("running_var"):
+            out[key] = torch.rand(shape, generator=gen) + 0.5
+        else:
+            out[key] = torch.randn(shape, generator=gen) * 0.2
+    return out

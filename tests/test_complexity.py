@@ -1,0 +1,101 @@
+"""The paper's Tables 1 and 4 (GFLOPs) and the params of every model, reproduced by counting shapes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from edaformer.complexity import count_flops, count_params
+from edaformer.models import create_model
+from edaformer.paper import BENCHMARKS, PAPER_GFLOPS, PAPER_PARAMS, within_tolerance
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize(("name", "preset", "dataset"), list(PAPER_GFLOPS))
+def test_every_paper_gflops_cell(name, preset, dataset):
+    bench = BENCHMARKS[dataset]
+    with torch.device("meta"):
+        model = create_model(name, num_classes=bench.num_classes, isr=preset)
+    ours = count_flops(model, (3, bench.height, bench.width))
+    paper = PAPER_GFLOPS[(name, preset, dataset)]
+    assert within_tolerance(dataset, ours, paper), f"{ours:.3f} vs paper {paper}"
+
+
+@pytest.mark.parametrize("name", list(PAPER_PARAMS))
+def test_params_and_classifier_gflops(name):
+    paper_m, classes, paper_g = PAPER_PARAMS[name]
+    model = create_model(name, num_classes=classes)
+    assert abs(count_params(model) / 1e6 - paper_m) <= 0.06
+    if paper_g is not None:
+        assert abs(count_flops(model, (3, 224, 224)) - paper_g) <= 0.06
+
+
+def test_isr_changes_flops_not_params_or_output_shape():
+    model = create_model("edaformer_t", num_classes=150)
+    params = count_params(model)
+    flops = {}
+    for preset in ("train", "dec2x", "paper", "aggressive"):
+        model.set_isr(preset)
+        flops[preset] = count_flops(model, (3, 512, 512))
+        assert count_params(model) == params
+        with torch.no_grad():
+            assert model.eval()(torch.randn(1, 3, 64, 64)).shape == (1, 150, 64, 64)
+    assert flops["train"] > flops["dec2x"] > flops["paper"] > flops["aggressive"]
+
+
+def test_counting_leaves_model_untouched_and_is_fast():
+    model = create_model("edaformer_b", num_classes=19)
+    before = model.encoder.stages[0].blocks[0].attn.kv_proj.weight.clone()
+    start = time.perf_counter()
+    count_flops(model, (3, 1024, 2048))
+    assert time.perf_counter() - start < 10  # shape-only counting: no real kernels
+    assert model.encoder.stages[0].blocks[0].attn.kv_proj.weight.device.type == "cpu"
+    assert torch.equal(model.encoder.stages[0].blocks[0].attn.kv_proj.weight, before)
+
+
+def test_attention_products_formula():
+    # one EFA layer: 2·N·N'·C for N = 16·16 tokens, s = 2, C = 256 → plus pooling (numel), conv and linear MACs
+    from edaformer.models import EmbeddingFreeAttention
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = EmbeddingFreeAttention(256, 8, pool_ratio=2)
+
+        def forward(self, x):
+            return self.attn(x.flatten(2).transpose(1, 2), (16, 16))
+
+    n, c = 256, 256
+    expected = 2 * n * (n / 4) * c + n * c + (c * c * 64 + c * 64) + n * c * c
+    assert count_flops(Wrap(), (256, 16, 16)) * 1e9 == pytest.approx(expected)
+
+
+def test_complexity_cli_single_and_table():
+    cmd = [sys.executable, str(REPO / "scripts" / "complexity.py")]
+    single = subprocess.run(
+        [
+            *cmd,
+            "--model",
+            "edaformer_t",
+            "--num-classes",
+            "150",
+            "--size",
+            "512",
+            "512",
+            "--isr",
+            "16,8,2,1-2,4,8",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert single.returncode == 0, single.stderr
+    assert "4,929,914" in single.stdout and "GFLOPs: 4.71" in single.stdout
+    table = subprocess.run([*cmd, "--table"], capture_output=True, text=True)
+    assert table.returncode == 0, table.stdout + table.stderr
+    assert table.stdout.count("| edaformer_") == 16 + 2 and "all cells within tolerance" in table.stdout
+    bad = subprocess.run([*cmd, "--isr", "16,0,2,1-2,4,8"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "ratio #2" in bad.stderr
