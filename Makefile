@@ -17,7 +17,6 @@ help: ## show this help
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
 	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install $(TORCH_SPEC); fi
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
