@@ -126,13 +126,28 @@ def ours_to_official(key: str) -> str | None:
 
 
 # --- loading ---------------------------------------------------------------------------------------------------------
+def _numpy_safe_globals() -> list:
+    """NumPy scalars and arrays that MMCV-era checkpoints may keep in their ``meta`` (counters, palettes).
+
+    They carry plain numbers, not code, so they are safe to allow in the ``weights_only`` unpickler.
+    """
+    try:
+        import numpy as np
+    except ImportError:  # numpy is optional for the model package
+        return []
+    core = getattr(np, "_core", None) or np.core
+    dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
+    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+
+
 def load_checkpoint_file(path: str | os.PathLike) -> object:
     """``torch.load(path, weights_only=True)`` on CPU, with errors that name the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors name the offending global
         raise ValueError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {err}") from err
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,7 +107,9 @@ def test_convert_script_and_load_model(tmp_path):
     official["decode_head.conv_seg.weight"] = torch.randn(19, 128, 1, 1)
     official["decode_head.conv_seg.bias"] = torch.randn(19)
     src = tmp_path / "official.pth"
-    torch.save({"meta": {"CLASSES": ("road",) * 19, "iter": 160000}, "state_dict": official}, src)
+    # MMCV-era meta: numpy scalars and arrays must not stop a weights_only load
+    meta = {"CLASSES": ("road",) * 19, "iter": np.int64(160000), "PALETTE": np.zeros((19, 3), np.uint8)}
+    torch.save({"meta": meta, "state_dict": official}, src)
     dst = tmp_path / "ours.pt"
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "convert_official.py"), str(src), str(dst)],
