@@ -75,7 +75,8 @@ class EmbeddingFreeAttention(nn.Module):
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         b, n, c = x.shape
         q = self.split_heads(x)  # (B, h, N, d)
-        kv = self.split_heads(self.keys_values(x, hw))  # (B, h, N', d)
+        # contiguous: SDPA's fused CPU kernel needs unit stride on d, else it falls back to the unfused math path
+        kv = self.split_heads(self.keys_values(x, hw).contiguous())  # (B, h, N', d)
         out = F.scaled_dot_product_attention(q, kv, kv)  # (B, h, N, d); scale d^-0.5
         out = out.transpose(1, 2).reshape(b, n, c)  # (B, N, C)
         return self.out_proj(out)
