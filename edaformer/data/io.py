@@ -1,0 +1,216 @@
+"""Reading, pairing and validating dataset files; every problem raises :class:`DatasetError`.
+
+Messages always name the offending file and say what was expected, so a user can fix the data instead of
+reading a stack trace. Functions that scan whole splits return their problems as lists, which lets
+``scripts/check_dataset.py`` report all of them while the datasets raise on the first batch of problems.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+__all__ = [
+    "IGNORE_INDEX",
+    "DatasetError",
+    "LabelMap",
+    "find_files",
+    "format_problems",
+    "pair_files",
+    "read_image",
+    "read_mask",
+    "require_dir",
+]
+
+IGNORE_INDEX = 255
+"""The one ignore label inside the package: every loader maps its dataset's "unlabelled" value to 255."""
+
+_MAX_LISTED = 20
+
+
+class DatasetError(ValueError):
+    """A dataset on disk is not what the loader expects (missing, unpaired, unreadable or invalid files)."""
+
+
+def format_problems(header: str, problems: Sequence[str], limit: int = _MAX_LISTED) -> str:
+    """``header`` followed by one indented line per problem, at most ``limit`` of them."""
+    lines = [header] + [f"  - {p}" for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(
+            f"  ... and {len(problems) - limit} more (run scripts/check_dataset.py for the full list)"
+        )
+    return "\n".join(lines)
+
+
+def require_dir(path: Path, what: str, expected: str) -> Path:
+    """Return ``path`` if it is a directory, else raise naming ``what`` it should be and the layout."""
+    if not path.is_dir():
+        state = "is not a directory" if path.exists() else "does not exist"
+        raise DatasetError(f"{what} {path} {state}; expected {expected}")
+    return path
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file to RGB ``uint8 [H, W, 3]`` (no EXIF rotation, so labels stay aligned).
+
+    Raises:
+        DatasetError: the file is missing, not an image, or truncated.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()  # forces a full decode, so truncated files fail here and not silently
+            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            return np.asarray(rgb)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: image file not found") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DatasetError(
+            f"{path}: cannot decode image ({err}); expected a readable JPEG/PNG file"
+        ) from None
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Decode a label PNG to its raw ``uint8 [H, W]`` values (palette PNGs give their indices).
+
+    Raises:
+        DatasetError: missing/unreadable file, a colour (RGB) label image, or values above 255.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            if mode in ("L", "P"):
+                return np.asarray(img)
+            if mode == "1":
+                return np.asarray(img, dtype=np.uint8)
+            if mode.startswith("I"):
+                values = np.asarray(img)
+                if values.size and (values.min() < 0 or values.max() > 255):
+                    raise DatasetError(
+                        f"{path}: label values range {values.min()}..{values.max()}; "
+                        "expected 8-bit class ids (0-255)"
+                    )
+                return values.astype(np.uint8)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: label file not found") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, DatasetError):
+            raise
+        raise DatasetError(
+            f"{path}: cannot decode label image ({err}); expected a PNG of class ids"
+        ) from None
+    raise DatasetError(
+        f"{path}: label image has mode {mode} (colour); expected a single-channel PNG of class ids "
+        "(mode L or P), e.g. the *_labelTrainIds.png files"
+    )
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Raw label value → train id, as a 256-entry table; raw values not listed are errors.
+
+    Attributes:
+        lut: ``uint8 [256]``, train id (or 255 = ignore) for each raw value.
+        valid: ``bool [256]``, whether a raw value may occur in the files.
+        expected: human-readable description of the valid raw values, used in error messages.
+    """
+
+    lut: np.ndarray
+    valid: np.ndarray
+    expected: str
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[int, int]], expected: str) -> LabelMap:
+        lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+        valid = np.zeros(256, dtype=bool)
+        for raw, train_id in pairs:
+            lut[raw] = train_id
+            valid[raw] = True
+        return cls(lut, valid, expected)
+
+    @classmethod
+    def identity(cls, num_classes: int, ignore_value: int = IGNORE_INDEX) -> LabelMap:
+        """Files already hold train ids ``0..num_classes-1``; ``ignore_value`` in the files means ignore."""
+        _check_range(num_classes, ignore_value, offset=0)
+        pairs = [(k, k) for k in range(num_classes)] + [(ignore_value, IGNORE_INDEX)]
+        return cls.from_pairs(pairs, f"class ids 0..{num_classes - 1} or {ignore_value} (ignore)")
+
+    @classmethod
+    def reduce_zero_label(cls, num_classes: int, ignore_value: int = IGNORE_INDEX) -> LabelMap:
+        """ADE20K convention: raw 0 ("other") → ignore, raw ``k`` → ``k-1`` for ``k = 1..num_classes``."""
+        _check_range(num_classes, ignore_value, offset=1)
+        pairs = [(0, IGNORE_INDEX)] + [(k, k - 1) for k in range(1, num_classes + 1)]
+        pairs.append((ignore_value, IGNORE_INDEX))
+        return cls.from_pairs(
+            pairs, f"0 (unlabelled, ignored), class ids 1..{num_classes} or {ignore_value} (ignore)"
+        )
+
+    def apply(self, raw: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+        """Validate ``raw`` and return train ids ``uint8 [H, W]`` (255 = ignore).
+
+        Costs one ``bincount`` over the mask (about 1 ms for 512×512), cheap enough for every sample.
+        """
+        counts = np.bincount(raw.ravel(), minlength=256)
+        bad = np.flatnonzero(counts[:256] * ~self.valid)
+        if bad.size:
+            shown = ", ".join(f"{v} ({counts[v]} px)" for v in bad[:10])
+            more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+            raise DatasetError(f"{path}: invalid label values {shown}{more}; expected {self.expected}")
+        return self.lut[raw]
+
+
+def _check_range(num_classes: int, ignore_value: int, offset: int) -> None:
+    if not 1 <= num_classes + offset <= 255:
+        raise ValueError(f"num_classes={num_classes} does not fit 8-bit labels with 255 reserved for ignore")
+    if not 0 <= ignore_value <= 255:
+        raise ValueError(f"ignore value must be in 0..255, got {ignore_value}")
+    if offset <= ignore_value < num_classes + offset:
+        raise ValueError(f"ignore value {ignore_value} collides with a class id (classes use {offset}..)")
+
+
+def find_files(directory: Path, suffix: str) -> dict[str, Path]:
+    """Files under ``directory`` (recursively) whose name ends with ``suffix``, keyed by relative stem.
+
+    The key is the path relative to ``directory`` without the suffix (``aachen/aachen_000000_000019``), so
+    images and masks pair by key. Hidden files and folders are skipped. Sorted by key.
+    """
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, directory)
+        for name in filenames:
+            if name.endswith(suffix) and not name.startswith(".") and len(name) > len(suffix):
+                stem = name[: -len(suffix)]
+                key = stem if rel_dir == "." else f"{rel_dir}/{stem}".replace(os.sep, "/")
+                found[key] = Path(dirpath) / name
+    return dict(sorted(found.items()))
+
+
+def pair_files(
+    img_dir: Path, mask_dir: Path, img_suffix: str, mask_suffix: str
+) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Pair images and masks by relative stem.
+
+    Returns:
+        ``(pairs, problems)``: the matched ``(image, mask)`` paths sorted by key, and one message per
+        image without mask, mask without image, or empty split.
+    """
+    images = find_files(img_dir, img_suffix)
+    masks = find_files(mask_dir, mask_suffix)
+    problems: list[str] = []
+    if not images and not masks:
+        problems.append(f"{img_dir}: no images (*{img_suffix}) and no masks (*{mask_suffix} in {mask_dir})")
+        return [], problems
+    for key, path in images.items():
+        if key not in masks:
+            problems.append(f"{path}: image has no mask; expected {mask_dir / (key + mask_suffix)}")
+    for key, path in masks.items():
+        if key not in images:
+            problems.append(f"{path}: mask has no image; expected {img_dir / (key + img_suffix)}")
+    pairs = [(images[k], masks[k]) for k in images if k in masks]
+    return pairs, problems

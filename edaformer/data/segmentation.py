@@ -1,0 +1,308 @@
+"""Segmentation dataset and the DataModule base shared by ADE20K, Cityscapes, COCO-Stuff, custom and demo.
+
+Batches:
+    train: ``{"image": float32 [B, 3, h, w] normalised, "mask": int64 [B, h, w]}`` (255 = ignore).
+    val/test: ``{"image": float32 [B, 3, h32, w32], "mask": int64 [B, H0, W0], "path": list[str]}``: the
+    image is resized by the val pipeline (sides multiples of 32) while the mask keeps the original
+    resolution, because metrics are computed there (upsample the logits to the mask size).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import albumentations as A
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from edaformer.data.io import (
+    IGNORE_INDEX,
+    DatasetError,
+    LabelMap,
+    format_problems,
+    pair_files,
+    read_image,
+    read_mask,
+    require_dir,
+)
+from edaformer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, AlignedResize, build_pipeline
+
+__all__ = ["SegmentationDataModule", "SegmentationDataset", "collate", "to_chw_tensor"]
+
+
+def to_chw_tensor(image: np.ndarray) -> torch.Tensor:
+    """``[H, W, C]`` array → ``float32 [C, H, W]`` tensor."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors, keep other values (paths) as lists; explain size mismatches instead of failing deep."""
+    batch: dict[str, Any] = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
+        if isinstance(values[0], torch.Tensor):
+            shapes = sorted({tuple(v.shape) for v in values})
+            if len(shapes) > 1:
+                raise DatasetError(
+                    f"cannot batch {key!r} tensors of different shapes {shapes}; validation images keep "
+                    "their own sizes, so use val_batch_size=1, and end a train pipeline with a fixed-size "
+                    "crop and pad (RandomCropCatMax + PadIfNeeded)"
+                )
+            batch[key] = default_collate(values)  # stacks into shared memory inside workers
+        else:
+            batch[key] = values
+    return batch
+
+
+class SeededTransform:
+    """Holds an ``A.Compose`` and (re)seeds it once per process from ``torch.initial_seed()``.
+
+    In a DataLoader worker ``torch.initial_seed()`` is the worker's seed, drawn from the main process's
+    generator for every new set of workers, so ``lightning.seed_everything(s)`` makes the augmentations
+    reproducible, different in each worker and different in each epoch. One generator is shared by all ops.
+    """
+
+    def __init__(self, compose: A.Compose, salt: int = 0):
+        self.compose = compose
+        self.salt = salt
+        self._seeded_for: tuple[int, int] | None = None
+
+    def __call__(self, **data: Any) -> dict[str, Any]:
+        key = (os.getpid(), torch.initial_seed())
+        if key != self._seeded_for:
+            seed = (torch.initial_seed() + self.salt) % 2**63
+            self.compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
+            self._seeded_for = key
+        return self.compose(**data)
+
+
+class SegmentationDataset(Dataset):
+    """Image/mask pairs → augmented tensors.
+
+    Args:
+        pairs: ``(image_path, mask_path)`` in a fixed order.
+        label_map: raw mask value → train id table; invalid raw values raise :class:`DatasetError`.
+        pipeline: albumentations ops. In ``train`` mode they receive image and mask; otherwise only the
+            image (the returned mask is the original-size label).
+        train: selects the output format (see module docstring).
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Path, Path]],
+        label_map: LabelMap,
+        pipeline: Sequence[A.BasicTransform] | None,
+        train: bool,
+    ):
+        self.pairs = list(pairs)
+        self.label_map = label_map
+        self.train = train
+        self.transform = SeededTransform(build_pipeline(pipeline), salt=0 if train else 1)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded, validated ``(RGB uint8 [H, W, 3], train ids uint8 [H, W])`` before augmentation."""
+        img_path, mask_path = self.pairs[index]
+        image = read_image(img_path)
+        raw = read_mask(mask_path)
+        if raw.shape != image.shape[:2]:
+            raise DatasetError(
+                f"{mask_path}: mask is {raw.shape[0]}x{raw.shape[1]} (HxW) but its image {img_path.name} is "
+                f"{image.shape[0]}x{image.shape[1]}; expected the same size"
+            )
+        return image, self.label_map.apply(raw, mask_path)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        image, mask = self.load(index)
+        if self.train:
+            out = self.transform(image=image, mask=mask)
+            return {
+                "image": to_chw_tensor(out["image"]),
+                "mask": torch.from_numpy(out["mask"].astype(np.int64)),
+            }
+        out = self.transform(image=image)
+        return {
+            "image": to_chw_tensor(out["image"]),
+            "mask": torch.from_numpy(mask.astype(np.int64)),
+            "path": str(self.pairs[index][0]),
+        }
+
+
+class SegmentationDataModule(L.LightningDataModule):
+    """Base for folder-pair segmentation datasets; subclasses define the layout and the label convention.
+
+    Args:
+        root: dataset root (see each subclass for the layout it expects).
+        train_pipeline / val_pipeline: albumentations ops (instantiated by Hydra from the YAML lists).
+        crop_size: training crop ``(height, width)``; the YAML's crop and pad ops read it.
+        test_scale: ``(long_edge, short_edge)`` bound of the test-time keep-ratio resize; the YAML's
+            ``AlignedResize`` reads it, complexity tools use it.
+        batch_size: training batch size (per device).
+        val_batch_size: validation/test batch size; 1 unless all images share one size.
+        num_workers: loader processes; 0 loads in the main process.
+        pin_memory / persistent_workers: passed to the DataLoaders.
+        train_split / val_split / test_split: split folder names.
+
+    Attributes:
+        num_classes, class_names, palette: training classes (index = train id).
+        ignore_index: 255, the label ignored by loss and metrics (padding, unlabelled pixels).
+        mean, std: normalisation on the 0-255 scale, to un-normalise images for display.
+    """
+
+    dataset_name = "segmentation"
+    layout = ""
+    img_suffix = ".jpg"
+    mask_suffix = ".png"
+    prepare_hint: str | None = None
+    ignore_index = IGNORE_INDEX
+    mean = IMAGENET_MEAN
+    std = IMAGENET_STD
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        class_names: Sequence[str],
+        palette: Sequence[Sequence[int]],
+        label_map: LabelMap,
+        train_pipeline: Sequence[A.BasicTransform] | None = None,
+        val_pipeline: Sequence[A.BasicTransform] | None = None,
+        crop_size: Sequence[int] = (512, 512),
+        test_scale: Sequence[int] = (2048, 512),
+        batch_size: int = 4,
+        val_batch_size: int = 1,
+        num_workers: int = 4,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        train_split: str = "train",
+        val_split: str = "val",
+        test_split: str | None = None,
+    ):
+        super().__init__()
+        if len(palette) != len(class_names):
+            raise ValueError(f"palette has {len(palette)} colours for {len(class_names)} classes")
+        self.root = Path(os.path.expanduser(os.fspath(root)))
+        self.class_names = [str(n) for n in class_names]
+        self.palette = [tuple(int(c) for c in color) for color in palette]
+        self.num_classes = len(self.class_names)
+        self.label_map = label_map
+        self.train_pipeline = list(train_pipeline or [])
+        self.val_pipeline = list(val_pipeline or [])
+        self.crop_size = tuple(int(s) for s in crop_size)
+        self.test_scale = tuple(int(s) for s in test_scale)
+        self.batch_size = int(batch_size)
+        self.val_batch_size = int(val_batch_size)
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
+        self.persistent_workers = bool(persistent_workers)
+        self.splits = {"train": train_split, "val": val_split, "test": test_split or val_split}
+        self._datasets: dict[str, SegmentationDataset] = {}
+
+    # ----------------------------------------------------------------- layout (overridden by subclasses)
+    def resolve_root(self) -> Path:
+        """The directory the split folders live in; raises if the root is missing."""
+        return require_dir(self.root, f"{self.dataset_name} root", self.layout)
+
+    def split_dirs(self, split: str) -> tuple[Path, Path]:
+        """``(image_dir, mask_dir)`` of a split."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------------------- scanning
+    def scan_split(self, split: str) -> tuple[list[tuple[Path, Path]], list[str]]:
+        """Pair a split's files; returns ``(pairs, problems)`` without raising on pairing problems.
+
+        Raises:
+            DatasetError: the root or a split folder is missing (nothing can be scanned).
+        """
+        img_dir, mask_dir = self.split_dirs(split)
+        expected = f"the {self.dataset_name} layout: {self.layout}"
+        require_dir(img_dir, f"{self.dataset_name} image folder for split {split!r}", expected)
+        require_dir(mask_dir, f"{self.dataset_name} label folder for split {split!r}", expected)
+        pairs, problems = pair_files(img_dir, mask_dir, self.img_suffix, self.mask_suffix)
+        if not pairs and problems and self.prepare_hint and any("has no mask" in p for p in problems):
+            raise DatasetError(
+                f"{mask_dir}: no *{self.mask_suffix} label files for split {split!r}; "
+                f"create them with: {self.prepare_hint.format(root=self.root)}"
+            )
+        return pairs, problems
+
+    def build_dataset(self, role: str) -> SegmentationDataset:
+        """Dataset for ``role`` in ``{"train", "val", "test"}``; raises listing every pairing problem."""
+        split = self.splits[role]
+        pairs, problems = self.scan_split(split)
+        if problems:
+            message = format_problems(
+                f"{self.dataset_name} split {split!r} under {self.root}: {len(problems)} problem(s)", problems
+            )
+            if self.prepare_hint and any("has no mask" in p for p in problems):
+                message += (
+                    f"\nIf label files were never generated, run: {self.prepare_hint.format(root=self.root)}"
+                )
+            raise DatasetError(message)
+        train = role == "train"
+        pipeline = self.train_pipeline if train else self.val_pipeline
+        return SegmentationDataset(pairs, self.label_map, pipeline, train=train)
+
+    # --------------------------------------------------------------------------------------- lightning
+    def setup(self, stage: str | None = None) -> None:
+        roles = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for role in roles.get(stage or "", ("train", "val", "test")):
+            self.dataset(role)
+
+    def dataset(self, role: str) -> SegmentationDataset:
+        """The (lazily built) dataset for ``role`` in ``{"train", "val", "test"}``."""
+        if role not in self.splits:
+            raise KeyError(f"unknown role {role!r}; expected one of {sorted(self.splits)}")
+        if role not in self._datasets:
+            self._datasets[role] = self.build_dataset(role)
+        return self._datasets[role]
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            collate_fn=collate,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.dataset("train")
+        if len(dataset) < self.batch_size:
+            raise DatasetError(
+                f"{self.dataset_name} split {self.splits['train']!r} has {len(dataset)} image(s), fewer than "
+                f"batch_size={self.batch_size}; expected at least one full batch"
+            )
+        return self._loader(dataset, self.batch_size, shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.dataset("val"), self.val_batch_size, shuffle=False, drop_last=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.dataset("test"), self.val_batch_size, shuffle=False, drop_last=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    # ------------------------------------------------------------------------------------------- info
+    def eval_input_size(self, height: int, width: int) -> tuple[int, int]:
+        """Network input ``(h, w)`` at test time for an original image of ``height × width``.
+
+        Uses the val pipeline's :class:`AlignedResize` if it has one, else ``test_scale`` with divisor 32.
+        E.g. ADE20K 512×683 → 512×704; Cityscapes 1024×2048 → 1024×2048.
+        """
+        resize = next((op for op in self.val_pipeline if isinstance(op, AlignedResize)), None)
+        return (resize or AlignedResize(self.test_scale)).output_size(height, width)

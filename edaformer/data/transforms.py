@@ -1,0 +1,314 @@
+"""Albumentations ops that reproduce the authors' MMSegmentation pipelines.
+
+Every op here is a regular albumentations transform, so a pipeline is a plain list in
+``conf/data/<name>.yaml`` (``_target_: edaformer.data.transforms.RandomRescale`` next to
+``_target_: albumentations.HorizontalFlip``) and a user can swap one op without touching code.
+
+Conventions: images are RGB ``uint8`` ``[H, W, 3]`` until ``Normalize``; masks are ``uint8`` train ids
+``[H, W]`` with 255 = ignore; sizes are written ``(height, width)`` except the mmseg-style ``scale``,
+which is ``(long_edge, short_edge)`` bounds exactly as in the authors' configs (``img_scale=(2048, 512)``).
+Randomness comes only from the transform's own generators (``self.py_random``), which the datasets seed,
+so a seeded run is reproducible and independent of the number of loader workers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "AlignedResize",
+    "PhotoMetricDistortion",
+    "RandomCropCatMax",
+    "RandomRescale",
+    "build_pipeline",
+    "rescale_size",
+]
+
+# ImageNet statistics on the 0-255 RGB scale (authors' ``img_norm_cfg``). ``A.Normalize`` in the YAML uses
+# the same numbers with ``max_pixel_value: 1.0``; a test keeps the two in sync.
+IMAGENET_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
+IMAGENET_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+
+
+def rescale_size(height: int, width: int, scale: Sequence[float]) -> tuple[int, int]:
+    """Keep-ratio target size so the image fits inside ``scale`` = (long-edge bound, short-edge bound).
+
+    This is mmcv's ``imrescale`` rule used by the authors: factor = min(long/max(h, w), short/min(h, w)),
+    sides rounded half up. E.g. a 512×683 ADE image with scale (2048, 512) stays 512×683.
+
+    Returns:
+        ``(new_height, new_width)``, both at least 1.
+    """
+    long_bound, short_bound = max(scale), min(scale)
+    factor = min(long_bound / max(height, width), short_bound / min(height, width))
+    return max(1, int(height * factor + 0.5)), max(1, int(width * factor + 0.5))
+
+
+def _resize(array: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+    if array.shape[:2] == (height, width):
+        return array
+    return cv2.resize(array, (width, height), interpolation=interpolation)
+
+
+class RandomRescale(A.DualTransform):
+    """mmseg ``Resize(img_scale=scale, ratio_range=ratio_range, keep_ratio=True)``.
+
+    A ratio ``r ~ U(ratio_range)`` scales the bounds to ``(int(long·r), int(short·r))``; the image is then
+    rescaled with :func:`rescale_size` (bilinear), the mask with nearest neighbour.
+
+    Args:
+        scale: ``(long_edge, short_edge)`` bounds, e.g. ``(2048, 512)`` for ADE20K.
+        ratio_range: range of the random ratio. Default ``(0.5, 2.0)``.
+        interpolation: OpenCV flag for the image. Default bilinear.
+        p: probability (the authors always rescale). Default 1.
+    """
+
+    def __init__(
+        self,
+        scale: Sequence[int] = (2048, 512),
+        ratio_range: Sequence[float] = (0.5, 2.0),
+        interpolation: int = cv2.INTER_LINEAR,
+        p: float = 1.0,
+    ):
+        super().__init__(p=p)
+        if len(scale) != 2 or min(scale) <= 0:
+            raise ValueError(f"scale must be two positive numbers (long, short), got {scale}")
+        if len(ratio_range) != 2 or not 0 < ratio_range[0] <= ratio_range[1]:
+            raise ValueError(f"ratio_range must be (low, high) with 0 < low <= high, got {ratio_range}")
+        self.scale = tuple(int(s) for s in scale)
+        self.ratio_range = tuple(float(r) for r in ratio_range)
+        self.interpolation = interpolation
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        ratio = self.py_random.uniform(*self.ratio_range)
+        bounds = (int(self.scale[0] * ratio), int(self.scale[1] * ratio))
+        new_height, new_width = rescale_size(height, width, bounds)
+        return {"new_height": new_height, "new_width": new_width}
+
+    def apply(self, img: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
+        return _resize(img, new_height, new_width, self.interpolation)
+
+    def apply_to_mask(self, mask: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
+        return _resize(mask, new_height, new_width, cv2.INTER_NEAREST)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("scale", "ratio_range", "interpolation")
+
+
+class AlignedResize(A.DualTransform):
+    """Test-time resize: keep-ratio to ``scale``, then each side rounded **up** to a multiple of ``size_divisor``.
+
+    This is the authors' ``AlignedResize`` (SegFormer code base) done as a single resize. An ADE20K image of
+    512×683 with scale (2048, 512) becomes 512×704. Masks (when given) use nearest neighbour; the
+    validation datasets pass only the image, so labels stay at their original resolution.
+
+    Args:
+        scale: ``(long_edge, short_edge)`` bounds. Default ``(2048, 512)``.
+        size_divisor: both output sides are multiples of it (the encoder's total stride). Default 32.
+        interpolation: OpenCV flag for the image. Default bilinear.
+    """
+
+    def __init__(
+        self,
+        scale: Sequence[int] = (2048, 512),
+        size_divisor: int = 32,
+        interpolation: int = cv2.INTER_LINEAR,
+        p: float = 1.0,
+    ):
+        super().__init__(p=p)
+        if size_divisor < 1:
+            raise ValueError(f"size_divisor must be >= 1, got {size_divisor}")
+        self.scale = tuple(int(s) for s in scale)
+        self.size_divisor = int(size_divisor)
+        self.interpolation = interpolation
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` this op produces for an input of the given size."""
+        h, w = rescale_size(height, width, self.scale)
+        d = self.size_divisor
+        return math.ceil(h / d) * d, math.ceil(w / d) * d
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        new_height, new_width = self.output_size(*params["shape"][:2])
+        return {"new_height": new_height, "new_width": new_width}
+
+    def apply(self, img: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
+        return _resize(img, new_height, new_width, self.interpolation)
+
+    def apply_to_mask(self, mask: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
+        return _resize(mask, new_height, new_width, cv2.INTER_NEAREST)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("scale", "size_divisor", "interpolation")
+
+
+class RandomCropCatMax(A.DualTransform):
+    """mmseg ``RandomCrop(crop_size, cat_max_ratio)``: a random crop, re-drawn while one class dominates.
+
+    The crop is ``min(crop, image)`` on each side (pad afterwards with ``A.PadIfNeeded``). If one class
+    covers ``>= cat_max_ratio`` of the crop's labelled pixels (ignore excluded), or the crop holds a single
+    class, a new position is drawn, up to ``max_tries`` times; the last draw is kept.
+
+    Args:
+        height, width: crop size in pixels.
+        cat_max_ratio: dominance threshold; ``1.0`` disables the re-draws. Default 0.75.
+        ignore_index: label excluded from the class count. Default 255.
+        max_tries: re-draws after the first crop. Default 10 (as the authors).
+    """
+
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        cat_max_ratio: float = 0.75,
+        ignore_index: int = 255,
+        max_tries: int = 10,
+        p: float = 1.0,
+    ):
+        super().__init__(p=p)
+        if height < 1 or width < 1:
+            raise ValueError(f"crop size must be positive, got {height}x{width}")
+        if not 0 < cat_max_ratio <= 1:
+            raise ValueError(f"cat_max_ratio must be in (0, 1], got {cat_max_ratio}")
+        self.height, self.width = int(height), int(width)
+        self.cat_max_ratio = float(cat_max_ratio)
+        self.ignore_index = int(ignore_index)
+        self.max_tries = int(max_tries)
+
+    def _draw(self, height: int, width: int) -> tuple[int, int, int, int]:
+        y0 = self.py_random.randint(0, max(height - self.height, 0))
+        x0 = self.py_random.randint(0, max(width - self.width, 0))
+        return y0, x0, min(y0 + self.height, height), min(x0 + self.width, width)
+
+    def _balanced(self, mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        y0, x0, y1, x1 = box
+        counts = np.bincount(mask[y0:y1, x0:x1].ravel(), minlength=256)
+        if 0 <= self.ignore_index < counts.size:
+            counts[self.ignore_index] = 0
+        present = counts[counts > 0]
+        return present.size > 1 and present.max() / present.sum() < self.cat_max_ratio
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        box = self._draw(height, width)
+        mask = data.get("mask")
+        if mask is not None and self.cat_max_ratio < 1.0:
+            for _ in range(self.max_tries):
+                if self._balanced(mask, box):
+                    break
+                box = self._draw(height, width)
+        return {"box": box}
+
+    def apply(self, img: np.ndarray, box: tuple[int, int, int, int], **params: Any) -> np.ndarray:
+        y0, x0, y1, x1 = box
+        return np.ascontiguousarray(img[y0:y1, x0:x1])
+
+    def apply_to_mask(self, mask: np.ndarray, box: tuple[int, int, int, int], **params: Any) -> np.ndarray:
+        return self.apply(mask, box)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("height", "width", "cat_max_ratio", "ignore_index", "max_tries")
+
+
+class PhotoMetricDistortion(A.ImageOnlyTransform):
+    """mmseg ``PhotoMetricDistortion`` on RGB ``uint8`` images; each step has probability 0.5.
+
+    Order: brightness (add ``U(-brightness_delta, +brightness_delta)``); contrast (multiply by
+    ``U(contrast_range)``) either here or last, at random; saturation (multiply S of HSV by
+    ``U(saturation_range)``); hue (add an integer in ``[-hue_delta, hue_delta]`` to H, OpenCV units 0-180,
+    wrapping). Values are clipped to 0-255 and truncated after each step, as in the authors' code.
+    Brightness and contrast are applied through a 256-entry lookup table, which is why this op costs about
+    as much as one colour conversion.
+    """
+
+    def __init__(
+        self,
+        brightness_delta: int = 32,
+        contrast_range: Sequence[float] = (0.5, 1.5),
+        saturation_range: Sequence[float] = (0.5, 1.5),
+        hue_delta: int = 18,
+        p: float = 1.0,
+    ):
+        super().__init__(p=p)
+        self.brightness_delta = int(brightness_delta)
+        self.contrast_range = tuple(float(c) for c in contrast_range)
+        self.saturation_range = tuple(float(s) for s in saturation_range)
+        self.hue_delta = int(hue_delta)
+
+    def get_params(self) -> dict[str, Any]:
+        rnd = self.py_random
+        beta = rnd.uniform(-self.brightness_delta, self.brightness_delta) if rnd.random() < 0.5 else None
+        contrast_first = rnd.random() < 0.5
+        alpha = rnd.uniform(*self.contrast_range) if rnd.random() < 0.5 else None
+        saturation = rnd.uniform(*self.saturation_range) if rnd.random() < 0.5 else None
+        hue = rnd.randint(-self.hue_delta, self.hue_delta) if rnd.random() < 0.5 else None
+        return {
+            "beta": beta,
+            "alpha": alpha,
+            "contrast_first": contrast_first,
+            "saturation": saturation,
+            "hue": hue,
+        }
+
+    @staticmethod
+    def _affine_lut(alpha: float, beta: float) -> np.ndarray:
+        return np.clip(np.arange(256, dtype=np.float32) * alpha + beta, 0, 255).astype(np.uint8)
+
+    def apply(
+        self,
+        img: np.ndarray,
+        beta: float | None = None,
+        alpha: float | None = None,
+        contrast_first: bool = True,
+        saturation: float | None = None,
+        hue: int | None = None,
+        **params: Any,
+    ) -> np.ndarray:
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            raise TypeError(
+                f"PhotoMetricDistortion expects an RGB uint8 image [H, W, 3] (place it before Normalize), "
+                f"got {img.dtype} {img.shape}"
+            )
+        if beta is not None:
+            img = cv2.LUT(img, self._affine_lut(1.0, beta))
+        if alpha is not None and contrast_first:
+            img = cv2.LUT(img, self._affine_lut(alpha, 0.0))
+        if saturation is not None or hue is not None:
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+            if saturation is not None:
+                hsv[..., 1] = cv2.LUT(hsv[..., 1], self._affine_lut(saturation, 0.0))
+            if hue is not None:
+                hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + hue) % 180).astype(np.uint8)
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        if alpha is not None and not contrast_first:
+            img = cv2.LUT(img, self._affine_lut(alpha, 0.0))
+        return img
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("brightness_delta", "contrast_range", "saturation_range", "hue_delta")
+
+
+def build_pipeline(ops: Sequence[A.BasicTransform] | None, *, name: str = "pipeline") -> A.Compose:
+    """Wrap a config list of albumentations ops in ``A.Compose`` (shape checks off: the loader checks).
+
+    Args:
+        ops: instantiated albumentations transforms, in order; ``None`` or empty means identity.
+        name: used in the error message when an entry is not a transform (e.g. a forgotten ``_target_``).
+    """
+    ops = list(ops or [])
+    for i, op in enumerate(ops):
+        if not isinstance(op, (A.BasicTransform, A.BaseCompose)):
+            raise TypeError(
+                f"{name}[{i}] is {type(op).__name__} ({op!r}), expected an albumentations transform; "
+                "each pipeline entry needs a `_target_:` such as albumentations.HorizontalFlip"
+            )
+    return A.Compose(ops, is_check_shapes=False)
