@@ -35,3 +35,13 @@ def random_official_state_dict(variant: str, seed: int = 0) -> dict[str, torch.T
         else:
             out[key] = torch.randn(shape, generator=gen) * 0.2
     return out
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` as a module (the scripts folder is not a package) to call its ``main``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

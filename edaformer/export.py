@@ -1,0 +1,211 @@
+"""Deployment exports: ONNX (dynamic batch/height/width), TorchScript and ``torch.export`` programs.
+
+The ISR setting is **baked in** at export time: the pooling ratios become fixed ``AveragePool`` kernels. An
+exported graph is therefore valid for inputs whose every pooled map is at least one window wide — at least
+:func:`min_input_side` pixels per side (32 for the training ratios, 64 for ``paper``); the eager model handles
+smaller inputs by shrinking the window, which a fixed-kernel graph cannot. Inputs are normalised images
+``[B, 3, H, W]`` (float32) and outputs logits ``[B, K, H, W]``, as for :class:`~edaformer.models.EDAFormer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+ExportFormat = Literal["onnx", "torchscript", "exported_program"]
+OnnxExporter = Literal["dynamo", "torchscript"]
+
+FORMAT_SUFFIX: dict[str, str] = {
+    "onnx": ".onnx",
+    "torchscript": ".torchscript.pt",
+    "exported_program": ".pt2",
+}
+INPUT_NAME, OUTPUT_NAME = "images", "logits"
+# Stride of each EFA group relative to the input: encoder stages 1-4, decoder levels on c4, c3, c2.
+ENCODER_STRIDES = (4, 8, 16, 32)
+DECODER_STRIDES = (32, 16, 8)
+
+
+def min_input_side(model: nn.Module, symbolic: bool = False) -> int:
+    """Smallest image side for which every EFA pooling window fits in its map at the model's current ISR.
+
+    A stage with stride ``k`` sees ``⌈H / k⌉`` rows, so pooling by ``s`` needs ``H ≥ k·(s − 1) + 1``; the
+    segmentor itself needs 32 pixels. ``symbolic=True`` gives the bound for ``torch.export``-based exports,
+    which need every pooled map at least **two** rows/columns wide (``H ≥ k·(2s − 1) + 1``): a size-1 dimension
+    is specialised rather than traced symbolically. ``model`` is an :class:`~edaformer.models.EDAFormer`.
+    """
+    isr = model.isr
+    pairs = list(zip(ENCODER_STRIDES, isr.encoder))
+    if isr.decoder is not None:
+        pairs += list(zip(DECODER_STRIDES, isr.decoder))
+    windows = 2 if symbolic else 1
+    return max(32, *(k * (windows * s - 1) + 1 for k, s in pairs))
+
+
+def _dynamic_shapes(model: nn.Module, max_side: int) -> dict:
+    """Dynamic batch/height/width for ``torch.export`` (``Dim.DYNAMIC``: the model's harmless size guards, such
+    as "no resize needed when sizes already match", become runtime checks instead of export errors)."""
+    side = min_input_side(model, symbolic=True)
+    dim = torch.export.Dim.DYNAMIC
+    return {
+        INPUT_NAME: {0: dim(min=1, max=1024), 2: dim(min=side, max=max_side), 3: dim(min=side, max=max_side)}
+    }
+
+
+def _example(model: nn.Module, batch: int, size: Sequence[int] | None) -> torch.Tensor:
+    side = min_input_side(model, symbolic=True)
+    h, w = size if size is not None else (side + 32, side + 64)
+    if min(h, w) < side:
+        raise ValueError(f"example size {h}x{w} is below the exported ISR setting's minimum side {side}")
+    param = next(model.parameters())
+    return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0)).to(param.device)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporters' progress prints and tracer warnings (errors still propagate)."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    example_size: Sequence[int] | None = None,
+    dynamic: bool = True,
+    opset: int = 18,
+    exporter: OnnxExporter = "dynamo",
+    max_side: int = 8192,
+) -> Path:
+    """Write ``model`` (eval mode, current ISR baked in) as ONNX with input ``images`` and output ``logits``.
+
+    Args:
+        model: an :class:`~edaformer.models.EDAFormer`.
+        path: output file.
+        example_size: ``(H, W)`` of the tracing example (default: a little above :func:`min_input_side`).
+            With ``dynamic=False`` it is the one size the graph accepts.
+        dynamic: batch, height and width symbolic. The ONNX graph holds no size checks: it is right for every
+            side ≥ :func:`min_input_side` (it was traced with ``symbolic=True`` bounds, but the operators are
+            size-generic), up to ``max_side``.
+        opset: ONNX opset.
+        exporter: ``"dynamo"`` (``torch.export``-based; default) or ``"torchscript"`` (the older tracer; faster
+            to run on slow machines, same operators).
+        max_side: upper bound of the dynamic height/width.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    example = _example(model, 2 if dynamic else 1, example_size)
+    with _quiet(), torch.no_grad():
+        if exporter == "dynamo":
+            program = torch.onnx.export(
+                model,
+                (example,),
+                dynamo=True,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=_dynamic_shapes(model, max_side) if dynamic else None,
+                verbose=False,
+            )
+            program.save(str(path))
+        elif exporter == "torchscript":
+            axes = {0: "batch", 2: "height", 3: "width"}
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                dynamo=False,
+                opset_version=min(opset, 17),
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes} if dynamic else None,
+            )
+        else:
+            raise ValueError(f"unknown ONNX exporter {exporter!r}; valid: dynamo, torchscript")
+    return path
+
+
+def export_torchscript(
+    model: nn.Module, path: str | os.PathLike, *, example_size: Sequence[int] | None = None
+) -> Path:
+    """Trace ``model`` to TorchScript (sizes stay dynamic; ISR fixed) and save it for ``torch.jit.load``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    with _quiet(), torch.no_grad():
+        traced = torch.jit.trace(model, (_example(model, 1, example_size),), check_trace=False)
+    traced.save(str(path))
+    return path
+
+
+def export_program(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    example_size: Sequence[int] | None = None,
+    dynamic: bool = True,
+    max_side: int = 8192,
+) -> Path:
+    """``torch.export`` the model (dynamic batch/height/width) and save a ``.pt2``.
+
+    Load with ``torch.export.load(path).module()``; it checks its inputs: sides from
+    ``min_input_side(model, symbolic=True)`` (e.g. 64 for the training ratios, 125 for ``paper``) to ``max_side``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    with _quiet(), torch.no_grad():
+        program = torch.export.export(
+            model,
+            (_example(model, 2 if dynamic else 1, example_size),),
+            dynamic_shapes=_dynamic_shapes(model, max_side) if dynamic else None,
+        )
+    torch.export.save(program, str(path))
+    return path
+
+
+def export_model(
+    model: nn.Module, path: str | os.PathLike, fmt: ExportFormat = "onnx", **kwargs: object
+) -> Path:
+    """Dispatch to :func:`export_onnx`, :func:`export_torchscript` or :func:`export_program`."""
+    if fmt == "onnx":
+        return export_onnx(model, path, **kwargs)  # type: ignore[arg-type]
+    if fmt == "torchscript":
+        return export_torchscript(model, path, **kwargs)  # type: ignore[arg-type]
+    if fmt == "exported_program":
+        return export_program(model, path, **kwargs)  # type: ignore[arg-type]
+    raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMAT_SUFFIX)}")
+
+
+def onnx_max_abs_diff(
+    path: str | os.PathLike, model: nn.Module, sizes: Sequence[Sequence[int]], batch: int = 1, seed: int = 0
+) -> float:
+    """Largest ``|onnxruntime − PyTorch|`` over random images of each ``(H, W)`` in ``sizes`` (CPU provider)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    model = model.eval()
+    for h, w in sizes:
+        x = torch.randn(batch, 3, h, w, generator=gen)
+        with torch.no_grad():
+            ref = model(x.to(next(model.parameters()).device)).float().cpu()
+        (out,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
+        if tuple(out.shape) != tuple(ref.shape):
+            raise AssertionError(
+                f"ONNX output shape {tuple(out.shape)} != PyTorch {tuple(ref.shape)} at {h}x{w}"
+            )
+        worst = max(worst, float((torch.from_numpy(out) - ref).abs().max()))
+    return worst
