@@ -1,0 +1,272 @@
+"""Segment arbitrary images with a trained EDAFormer: test-time resize, inference mode, ISR, class metadata.
+
+>>> seg = Segmenter.from_checkpoint("edaformer_t_ade20k.pth", isr="paper")
+>>> label = seg.predict(load_image("photo.jpg"))   # uint8 [H, W] train ids at the photo's resolution
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ..checkpoints import CheckpointInfo, load_model
+from ..data.classes import default_palette, load_classes
+from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
+from ..data.transforms import AlignedResize
+from ..inference import InferenceConfig, segment
+from ..models import ISRSetting
+from ..models.official import load_checkpoint_file
+from .images import normalize
+
+Color = tuple[int, int, int]
+
+# Test-time recipe of each benchmark (DESIGN.md §6): keep-ratio bound (long, short) and inference mode.
+DATASET_INFERENCE: dict[str, tuple[tuple[int, int], InferenceConfig]] = {
+    "ade20k": ((2048, 512), InferenceConfig(mode="whole")),
+    "coco_stuff": ((2048, 512), InferenceConfig(mode="whole")),
+    "cityscapes": ((2048, 1024), InferenceConfig(mode="slide", crop_size=(1024, 1024), stride=(768, 768))),
+    "demo": ((256, 128), InferenceConfig(mode="whole")),
+}
+BENCHMARK_CLASSES = {"ade20k": 150, "cityscapes": 19, "coco_stuff": 171}
+KNOWN_DATASETS = (*BENCHMARK_CLASSES, "demo")
+
+
+def known_classes(dataset: str) -> tuple[list[str], list[Color]]:
+    """Names and palette of a dataset the package ships metadata for (``KNOWN_DATASETS``)."""
+    if dataset == "demo":
+        return list(DEMO_CLASSES), list(DEMO_PALETTE)
+    if dataset not in BENCHMARK_CLASSES:
+        raise ValueError(f"unknown dataset {dataset!r}; expected auto, {', '.join(KNOWN_DATASETS)}")
+    info = load_classes(dataset)
+    return info.names, info.palette
+
+
+@dataclass(frozen=True)
+class ClassMeta:
+    """What the train ids mean: ``names[k]`` and ``palette[k]`` for class ``k``; ``dataset`` if a benchmark."""
+
+    names: list[str]
+    palette: list[Color]
+    dataset: str | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+
+def resolve_classes(
+    num_classes: int,
+    dataset: str | None = "auto",
+    class_names: Sequence[str] | None = None,
+    palette: Sequence[Sequence[int]] | None = None,
+) -> ClassMeta:
+    """Pick class names and colours for a model predicting ``num_classes`` classes.
+
+    ``dataset`` names a dataset with shipped metadata (``ade20k``, ``cityscapes``, ``coco_stuff``, ``demo``).
+    ``"auto"``: when ``class_names`` are given (e.g. stored in a Lightning checkpoint) and equal a known list,
+    that dataset; without names, the benchmark whose class count matches (150 → ADE20K, 19 → Cityscapes,
+    171 → COCO-Stuff). Otherwise (``None`` or no match) the names are ``class 0 .. class K-1`` or the given
+    ones, with the given ``palette`` or distinct generated colours.
+    """
+    if dataset == "auto":
+        dataset = None
+        if class_names is not None:
+            names = [str(n) for n in class_names]
+            dataset = next((d for d in KNOWN_DATASETS if known_classes(d)[0] == names), None)
+        else:
+            dataset = next((d for d, k in BENCHMARK_CLASSES.items() if k == num_classes), None)
+    if dataset is not None:
+        known_names, known_palette = known_classes(dataset)
+        if len(known_names) != num_classes:
+            raise ValueError(
+                f"the model predicts {num_classes} classes but {dataset} has {len(known_names)}; "
+                "pick the dataset the checkpoint was trained on (or dataset=auto)"
+            )
+        names, colors = list(class_names or known_names), list(palette or known_palette)
+    else:
+        names = [str(n) for n in class_names] if class_names else [f"class {k}" for k in range(num_classes)]
+        colors = list(palette) if palette else default_palette(num_classes)
+    if len(names) != num_classes or len(colors) != num_classes:
+        raise ValueError(
+            f"the model predicts {num_classes} classes, got {len(names)} names and {len(colors)} colours"
+        )
+    return ClassMeta([str(n) for n in names], [tuple(int(c) for c in p) for p in colors], dataset)
+
+
+def checkpoint_class_names(path: str | os.PathLike) -> list[str] | None:
+    """Class names stored in a Lightning checkpoint's hyper-parameters, if any."""
+    obj = load_checkpoint_file(path)
+    hparams = obj.get("hyper_parameters") if isinstance(obj, Mapping) else None
+    names = hparams.get("class_names") if isinstance(hparams, Mapping) else None
+    return [str(n) for n in names] if names else None
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA if available, else CPU; anything else is passed to :class:`torch.device`."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class Segmenter:
+    """A segmentor plus everything needed to apply it to a user's image.
+
+    Args:
+        model: ``model(images[B, 3, H, W]) → logits[B, K, H, W]`` in eval mode.
+        classes: names and colours of the ``K`` classes.
+        test_scale: keep-ratio ``(long, short)`` bound of the test-time resize (the authors' ``AlignedResize``);
+            ``None`` keeps the image size. Either way both sides are rounded up to multiples of ``size_divisor``.
+        inference: whole-image or sliding-window inference (and optional multi-scale/flip TTA).
+        size_divisor: the encoder's total stride (32).
+    """
+
+    model: nn.Module
+    classes: ClassMeta
+    test_scale: tuple[int, int] | None = (2048, 512)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    size_divisor: int = 32
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        isr: str | ISRSetting | None = None,
+        dataset: str | None = "auto",
+        class_names: Sequence[str] | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
+        device: str | torch.device = "auto",
+        test_scale: Sequence[int] | None | str = "auto",
+        **inference: Any,
+    ) -> tuple[Segmenter, CheckpointInfo]:
+        """Load any checkpoint :func:`~edaformer.checkpoints.load_model` reads; returns ``(segmenter, info)``.
+
+        Class names default to those stored in a Lightning checkpoint, then to :func:`resolve_classes`'s rules;
+        ``isr`` overrides the checkpoint's pooling ratios; ``inference`` goes to :meth:`build`.
+        """
+        model, info = load_model(path)
+        if isr is not None:
+            model.set_isr(isr)
+        if class_names is None and info.kind == "lightning":
+            class_names = checkpoint_class_names(path)
+        classes = resolve_classes(info.num_classes, dataset, class_names, palette)
+        return cls.build(model, classes, device, test_scale, **inference), info
+
+    @classmethod
+    def build(
+        cls,
+        model: nn.Module,
+        classes: ClassMeta,
+        device: str | torch.device = "auto",
+        test_scale: Sequence[int] | None | str = "auto",
+        mode: str = "auto",
+        crop_size: Sequence[int] = (1024, 1024),
+        stride: Sequence[int] = (768, 768),
+        scales: Sequence[float] = (1.0,),
+        flip: bool = False,
+    ) -> Segmenter:
+        """Wrap ``model``; ``"auto"`` test scale / mode take the test recipe of ``classes.dataset`` (ADE20K's
+        keep-ratio bound (2048, 512) and whole-image inference for unknown data; Cityscapes: (2048, 1024) and
+        1024² sliding windows with stride 768)."""
+        default_scale, default_inference = DATASET_INFERENCE.get(
+            classes.dataset or "", DATASET_INFERENCE["ade20k"]
+        )
+        scale = default_scale if test_scale == "auto" else test_scale
+        if scale is not None:
+            scale = tuple(int(s) for s in scale)
+            if len(scale) != 2 or min(scale) < 1:
+                raise ValueError(
+                    f"test_scale must be (long, short) positive ints or null, got {test_scale!r}"
+                )
+        if mode == "auto":
+            mode, crop_size, stride = (
+                default_inference.mode,
+                default_inference.crop_size,
+                default_inference.stride,
+            )
+        inference = InferenceConfig(mode, tuple(crop_size), tuple(stride), tuple(scales), bool(flip))
+        model = model.to(pick_device(device)).eval()
+        return cls(model, classes, scale, inference)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """Network input ``(h, w)`` for an image of ``height × width`` (multiples of 32, at least 32)."""
+        if self.test_scale is not None:
+            h, w = AlignedResize(self.test_scale, self.size_divisor).output_size(height, width)
+        else:
+            d = self.size_divisor
+            h, w = -(-height // d) * d, -(-width // d) * d
+        return max(h, self.size_divisor), max(w, self.size_divisor)
+
+    def preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """RGB ``uint8 [H, W, 3]`` → normalised ``[1, 3, h, w]`` at :meth:`input_size`, on the model's device."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
+        h, w = self.input_size(*image.shape[:2])
+        if (h, w) != image.shape[:2]:
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+        return normalize(image).to(self.device)
+
+    @torch.no_grad()
+    def scores(self, image: np.ndarray) -> torch.Tensor:
+        """Class scores ``[K, H, W]`` at the image's own resolution (logits, or probabilities under TTA)."""
+        x = self.preprocess(image)
+        out = segment(self.model, x, self.classes.num_classes, self.inference, out_size=image.shape[:2])
+        return out[0]
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Train-id label map ``[H, W]`` (``uint8``; ``uint16`` beyond 255 classes) at the image's resolution."""
+        label = self.scores(image).argmax(0).cpu().numpy()
+        return label.astype(np.uint8 if self.classes.num_classes <= 255 else np.uint16)
+
+
+def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
+    """:meth:`Segmenter.from_checkpoint` driven by a ``conf/predict.yaml``-style config (scripts share it).
+
+    Reads ``ckpt_path``, ``isr`` (``{encoder, decoder}`` or null), ``data`` (a DataModule config or null: its
+    ``class_names``, ``palette`` and ``test_scale`` win), ``data_choice`` (its option name), ``dataset``,
+    ``test_scale``, ``mode``, ``crop_size``, ``stride``, ``scales``, ``flip`` and ``device``.
+    """
+    isr = None
+    if cfg.get("isr") is not None:
+        decoder = cfg["isr"].get("decoder")
+        isr = ISRSetting(tuple(cfg["isr"]["encoder"]), None if decoder is None else tuple(decoder))
+    dataset, names, palette, test_scale = (
+        cfg.get("dataset", "auto"),
+        None,
+        None,
+        cfg.get("test_scale", "auto"),
+    )
+    if cfg.get("data") is not None:
+        from hydra.utils import instantiate
+
+        dm = instantiate(cfg["data"])
+        choice = cfg.get("data_choice")
+        dataset = choice if choice in DATASET_INFERENCE else None
+        names, palette = dm.class_names, dm.palette
+        if test_scale == "auto":
+            test_scale = tuple(dm.test_scale)
+    return Segmenter.from_checkpoint(
+        cfg["ckpt_path"],
+        isr=isr,
+        dataset=None if dataset == "none" else dataset,
+        class_names=names,
+        palette=palette,
+        device=cfg.get("device", "auto"),
+        test_scale=test_scale,
+        mode=cfg.get("mode", "auto"),
+        crop_size=tuple(cfg.get("crop_size", (1024, 1024))),
+        stride=tuple(cfg.get("stride", (768, 768))),
+        scales=tuple(cfg.get("scales", (1.0,))),
+        flip=bool(cfg.get("flip", False)),
+    )

@@ -1,0 +1,205 @@
+"""The ISR trade-off: accuracy against GFLOPs (and latency) for the pooling settings of one trained model.
+
+Rows are the result rows ``eval.py`` writes (``results.json`` per job of an ISR sweep, ``isr_results.json`` after
+training): ``setting``, ``isr``, ``gflops`` (multiply-accumulates ×1e-9 at ``flops_size``), ``mIoU`` in [0, 1],
+optionally ``latency_ms``. The paper's reference is drawn as GFLOPs lines only: its Table 4 mIoU values are not
+stored in this package, and the lines are drawn only for the benchmark the numbers belong to.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from ..models import ISR_PRESETS, ISRSetting
+from ..paper import BENCHMARKS, PAPER_GFLOPS
+
+RESULT_FILES = ("results.json", "isr_results.json")
+PRESET_ORDER = ("train", "dec2x", "paper", "aggressive")
+# DataModule class → benchmark whose published numbers apply (subclasses such as the demo data do not match).
+BENCHMARK_OF_DATA = {
+    "edaformer.data.ADE20KDataModule": "ade20k",
+    "edaformer.data.datamodules.ADE20KDataModule": "ade20k",
+    "edaformer.data.CityscapesDataModule": "cityscapes",
+    "edaformer.data.datamodules.CityscapesDataModule": "cityscapes",
+}
+
+
+def load_result_rows(paths: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Result rows from files or folders (searched recursively for ``results.json`` / ``isr_results.json``).
+
+    A setting evaluated twice keeps its last row (files are read in sorted order). Raises ``FileNotFoundError``
+    when nothing is found.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            files.extend(sorted(f for name in RESULT_FILES for f in p.rglob(name)))
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in files:
+        for row in json.loads(f.read_text()).get("results", []):
+            if "gflops" in row and "isr" in row:
+                row = {**row, "source": str(f)}
+                rows[(str(row.get("model", "")), row["isr"])] = row
+    if not rows:
+        raise FileNotFoundError(
+            f"no ISR result rows ({' / '.join(RESULT_FILES)}) under {', '.join(map(str, paths))}"
+        )
+    return sort_rows(list(rows.values()))
+
+
+def sort_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Presets in the paper's order (train, dec2x, paper, aggressive), then other settings by GFLOPs, descending."""
+
+    def key(row: Mapping[str, Any]) -> tuple[int, float]:
+        name = row.get("setting", "")
+        return (
+            PRESET_ORDER.index(name) if name in PRESET_ORDER else len(PRESET_ORDER),
+            -float(row["gflops"]),
+        )
+
+    return [dict(r) for r in sorted(rows, key=key)]
+
+
+def benchmark_of(row: Mapping[str, Any]) -> str | None:
+    """The benchmark (``ade20k`` / ``cityscapes``) a row's data and FLOPs size correspond to, or ``None``."""
+    dataset = BENCHMARK_OF_DATA.get(str(row.get("data", "")))
+    if dataset is None:
+        return None
+    bench = BENCHMARKS[dataset]
+    return dataset if row.get("flops_size") in (None, f"{bench.height}x{bench.width}") else None
+
+
+@torch.no_grad()
+def measure_latency(
+    model: nn.Module,
+    settings: Sequence[str | ISRSetting],
+    size: Sequence[int],
+    repeats: int = 10,
+    warmup: int = 2,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """Median milliseconds of one forward pass (batch 1, ``size = (H, W)``) under each ISR setting.
+
+    Settings are timed interleaved (:func:`edaformer.benchmark.time_interleaved`), so load from other processes
+    spreads over all of them. The model's own setting is restored afterwards.
+    """
+    from ..benchmark import time_interleaved
+
+    device = torch.device(device)
+    model = model.to(device).eval()
+    images = torch.randn(1, 3, int(size[0]), int(size[1]), device=device)
+    previous = model.isr
+
+    def call(setting: ISRSetting):
+        def run() -> None:
+            model.set_isr(setting)
+            model(images)
+
+        return run
+
+    parsed = {str(s): s if isinstance(s, ISRSetting) else ISRSetting.parse(s) for s in settings}
+    try:
+        times = time_interleaved({k: call(s) for k, s in parsed.items()}, repeats, warmup, device)
+    finally:
+        model.set_isr(previous)
+    return {k: 1e3 * sorted(t)[len(t) // 2] for k, t in times.items()}
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    return str(row.get("setting") or row["isr"])
+
+
+def tradeoff_figure(
+    rows: Sequence[Mapping[str, Any]],
+    reference: tuple[str, str] | None = None,
+    title: str | None = None,
+    metric: str = "mIoU",
+    latency_label: str = "latency (ms / image)",
+) -> Figure:
+    """mIoU (%) against GFLOPs, and against latency when the rows have ``latency_ms``; one point per setting.
+
+    Args:
+        rows: result rows (see the module docstring), e.g. from :func:`load_result_rows`.
+        reference: ``(model_name, benchmark)``, e.g. ``("edaformer_t", "ade20k")``: dotted vertical lines at the
+            paper's GFLOPs for each preset (Tables 1/4). Only meaningful when the rows' GFLOPs were counted at
+            that benchmark's size and class count.
+        title: figure title.
+        metric: the accuracy key (values in [0, 1]).
+        latency_label: x label of the latency panel (say the device and input size there).
+    """
+    rows = sort_rows(rows)
+    if not rows:
+        raise ValueError("no rows to plot")
+    has_latency = all(r.get("latency_ms") is not None for r in rows)
+    ncols = 2 if has_latency else 1
+    fig = Figure(figsize=(5.2 * ncols, 4.0), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    accs = [100 * float(r[metric]) if r.get(metric) is not None else math.nan for r in rows]
+    base = rows[0] if _label(rows[0]) == "train" else None
+    xs_by_axis = [("gflops", "GFLOPs (multiply-accumulates, ×1e9)")]
+    if has_latency:
+        xs_by_axis.append(("latency_ms", latency_label))
+    for ax, (key, xlabel) in zip(axes, xs_by_axis):
+        xs = [float(r[key]) for r in rows]
+        ax.plot(xs, accs, "-", color="0.7", zorder=1)
+        ax.scatter(xs, accs, s=40, zorder=2, c=[f"C{i}" for i in range(len(rows))])
+        for i, (r, x, y) in enumerate(zip(rows, xs, accs)):
+            text = _label(r)
+            if base is not None and r is not base:
+                dx = 100 * (x / float(base[key]) - 1)
+                dy = y - 100 * float(base[metric])
+                text += f"\n{dx:+.0f}% {'GFLOPs' if key == 'gflops' else 'time'}, {dy:+.2f} {metric}"
+            offset = (6, 8) if i % 2 == 0 else (6, -26)  # alternate above/below: neighbours rarely collide
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{metric} (%)")
+        ax.grid(alpha=0.3)
+        xmin, xmax = min(xs), max(xs)
+        pad = 0.15 * (xmax - xmin or xmax or 1.0)
+        ax.set_xlim(xmin - pad, xmax + 2.5 * pad)
+        finite = [a for a in accs if not math.isnan(a)]
+        if finite:
+            lo, hi = min(finite), max(finite)
+            ypad = max(0.5, 0.25 * (hi - lo))
+            ax.set_ylim(lo - ypad, hi + 2 * ypad)
+    if reference is not None:
+        model_name, dataset = reference
+        ax = axes[0]
+        for i, preset in enumerate(PRESET_ORDER):
+            value = PAPER_GFLOPS.get((model_name, preset, dataset))
+            if value is None:
+                continue
+            ax.axvline(value, color="0.35", linestyle=":", linewidth=1)
+            ax.text(
+                value,
+                0.02 + 0.06 * i,
+                f" paper {preset}\n {value:g}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                color="0.3",
+            )
+        lo, hi = ax.get_xlim()
+        vals = [v for (m, _, d), v in PAPER_GFLOPS.items() if m == model_name and d == dataset]
+        if vals:
+            ax.set_xlim(min(lo, min(vals) * 0.97), max(hi, max(vals) * 1.03))
+    size = rows[0].get("flops_size")
+    fig.suptitle(title or f"ISR trade-off (same weights; GFLOPs at {size or 'the eval size'})", fontsize=10)
+    return fig
+
+
+def preset_settings() -> list[str]:
+    """The paper's ISR presets, in Table 4's order."""
+    return [p for p in PRESET_ORDER if p in ISR_PRESETS]

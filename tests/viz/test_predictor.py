@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edaformer.data.demo import DEMO_CLASSES, DEMO_PALETTE
+from edaformer.viz import Segmenter, resolve_classes
+
+from .conftest import NUM_CLASSES, random_image
+
+
+def test_resolve_classes_rules():
+    assert resolve_classes(150).dataset == "ade20k"
+    assert resolve_classes(19).names[0] == "road"
+    demo = resolve_classes(6, class_names=DEMO_CLASSES)
+    assert demo.dataset == "demo" and demo.palette == list(DEMO_PALETTE)
+    other = resolve_classes(4)
+    assert other.dataset is None and other.names == ["class 0", "class 1", "class 2", "class 3"]
+    assert len(set(other.palette)) == 4
+    with pytest.raises(ValueError, match="cityscapes has 19"):
+        resolve_classes(150, dataset="cityscapes")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        resolve_classes(150, dataset="kitti")
+
+
+def test_segmenter_handles_any_size_and_aspect(tiny_model):
+    seg = Segmenter.build(tiny_model, resolve_classes(NUM_CLASSES), device="cpu", test_scale=None)
+    assert seg.input_size(37, 91) == (64, 96)
+    assert seg.input_size(5, 200) == (32, 224)
+    for h, w in [(37, 91), (70, 20)]:
+        label = seg.predict(random_image(h, w))
+        assert label.shape == (h, w) and label.dtype == np.uint8
+        assert label.max() < NUM_CLASSES
+    ade = Segmenter.build(tiny_model, resolve_classes(150), device="cpu")
+    assert ade.test_scale == (2048, 512) and ade.input_size(512, 683) == (512, 704)
+    city = Segmenter.build(tiny_model, resolve_classes(19), device="cpu")
+    assert city.inference.mode == "slide" and city.input_size(1024, 2048) == (1024, 2048)
+
+
+def test_from_checkpoint_applies_isr(tiny_ckpt):
+    seg, info = Segmenter.from_checkpoint(tiny_ckpt, isr="paper", device="cpu", test_scale=None)
+    assert info.kind == "ours" and str(seg.model.isr) == "16,8,2,1-2,4,8"
+    assert seg.classes.names[0] == "class 0"
+
+
+def test_authors_checkpoint_gets_ade20k_classes_and_recipe(tmp_path):
+    import torch
+
+    from ..conftest import random_official_state_dict
+
+    path = tmp_path / "edaformer_t_ade20k_official.pth"
+    torch.save({"meta": {}, "state_dict": random_official_state_dict("t")}, path)
+    seg, info = Segmenter.from_checkpoint(path, isr="paper", device="cpu", test_scale=None)
+    assert info.kind == "official" and seg.classes.dataset == "ade20k" and seg.classes.names[2] == "sky"
+    label = seg.predict(random_image(40, 52))
+    assert label.shape == (40, 52) and label.max() < 150

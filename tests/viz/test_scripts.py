@@ -1,0 +1,129 @@
+"""The command-line tools as users run them (subprocesses; each costs a few seconds of imports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edaformer.viz.tradeoff import load_result_rows, tradeoff_figure
+
+from ..conftest import REPO
+from .conftest import NUM_CLASSES, random_image
+
+pytestmark = pytest.mark.slow
+
+
+def run_script(name: str, *args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "EDAFORMER_LOG_DIR": str(tmp_path / "logs"),
+        "EDAFORMER_DATA": str(tmp_path / "data"),
+    }
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=240,
+    )
+
+
+def test_predict_writes_label_color_overlay_and_reports_bad_files(tiny_ckpt, image_dir, tmp_path):
+    out = tmp_path / "pred"
+    proc = run_script(
+        "predict.py",
+        f"ckpt_path={tiny_ckpt}",
+        f"inputs={image_dir}",
+        f"output_dir={out}",
+        "test_scale=null",
+        "isr=paper",
+        "--show-legend",
+        tmp_path=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr  # one broken file: skipped, reported, non-zero exit
+    assert "broken.png" in proc.stderr
+    summary = json.loads((out / "predictions.json").read_text())
+    assert summary["isr"] == "16,8,2,1-2,4,8"
+    assert [r["size"] for r in summary["images"]] == [[40, 70], [50, 33]]
+    label = np.asarray(Image.open(out / "a_label.png"))
+    assert label.shape == (40, 70) and label.max() < NUM_CLASSES
+    assert np.asarray(Image.open(out / "a_color.png")).shape == (40, 70, 3)
+    assert np.asarray(Image.open(out / "sub" / "b_overlay.png")).shape[1] > 33  # legend panel appended
+    assert summary["images"][0]["classes"]
+
+
+def test_predict_errors_are_one_line(tmp_path, image_dir):
+    proc = run_script("predict.py", "ckpt_path=missing.pth", f"inputs={image_dir}", tmp_path=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: ckpt_path does not exist")
+    proc = run_script("predict.py", "ckpt_path=x", "inputs=y", "isr=fast", tmp_path=tmp_path)
+    assert proc.returncode == 2 and "unknown isr 'fast'" in proc.stderr
+
+
+def test_visualize_attention_figure(tiny_ckpt, tmp_path):
+    Image.fromarray(random_image(60, 90)).save(tmp_path / "scene.png")
+    out = tmp_path / "att.png"
+    proc = run_script(
+        "visualize_attention.py",
+        f"ckpt_path={tiny_ckpt}",
+        f"image={tmp_path / 'scene.png'}",
+        "point=80,10",
+        f"output={out}",
+        "test_scale=null",
+        "save_maps=true",
+        "dpi=40",
+        tmp_path=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size[0] > 400
+    import torch
+
+    saved = torch.load(tmp_path / "attention_maps.pt")
+    assert set(saved["maps"]) == {"8,4,2,1-1,2,4", "16,8,2,1-2,4,8"}
+    proc = run_script(
+        "visualize_attention.py",
+        f"ckpt_path={tiny_ckpt}",
+        f"image={tmp_path / 'scene.png'}",
+        "point=95,10",
+        tmp_path=tmp_path,
+    )
+    assert proc.returncode == 2 and "outside the 90x60 image" in proc.stderr
+
+
+def test_tradeoff_plot_from_sweep_results(tmp_path):
+    rows = [
+        ("train", "8,4,2,1-1,2,4", 5.65, 0.423),
+        ("paper", "16,8,2,1-2,4,8", 4.75, 0.421),
+        ("dec2x", "8,4,2,1-2,4,8", 5.35, 0.422),
+        ("aggressive", "16,8,4,2-2,4,8", 4.15, 0.41),
+    ]
+    for i, (setting, isr, gflops, miou) in enumerate(rows):
+        job = tmp_path / "multirun" / f"{i}_isr={setting}"
+        job.mkdir(parents=True)
+        row = dict(
+            setting=setting,
+            isr=isr,
+            gflops=gflops,
+            mIoU=miou,
+            flops_size="512x512",
+            model="edaformer_t",
+            data="edaformer.data.ADE20KDataModule",
+        )
+        (job / "results.json").write_text(json.dumps({"results": [row]}))
+    loaded = load_result_rows([tmp_path / "multirun"])
+    assert [r["setting"] for r in loaded] == ["train", "dec2x", "paper", "aggressive"]
+    fig = tradeoff_figure(loaded, reference=("edaformer_t", "ade20k"))
+    assert len(fig.axes) == 1
+    proc = run_script(
+        "plot_isr_tradeoff.py", str(tmp_path / "multirun"), "-o", str(tmp_path / "t.png"), tmp_path=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "paper" in proc.stdout and (tmp_path / "t.png").is_file()
+    proc = run_script("plot_isr_tradeoff.py", str(tmp_path / "empty"), tmp_path=tmp_path)
+    assert proc.returncode == 2 and "no such file" in proc.stderr
