@@ -1,0 +1,104 @@
+"""``python eval.py ckpt_path=... [model=...] [data=...] [isr=paper]``: evaluate one checkpoint.
+
+Accepts our Lightning checkpoints, our converted files and the authors' MMSeg checkpoints (via
+:func:`edaformer.checkpoints.load_model`). Writes ``results.{json,csv,md}`` and ``per_class_<setting>.md`` into the
+run dir; with ``-m ... isr=train,dec2x,paper,aggressive`` each job of the sweep writes its own, and
+``scripts/isr_table.py MULTIRUN_DIR`` gathers them into the paper's Table 4.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ..checkpoints import load_model
+from .evaluate import evaluate_setting, save_rows, summary_table
+from .train import apply_tta, build_datamodule, runtime_extras
+from .utils import (
+    CONF_DIR,
+    UserError,
+    check_group_overrides,
+    instantiate_callbacks,
+    instantiate_loggers,
+    plain_config,
+    report_user_errors,
+    require_file,
+    run_dir,
+)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Load ``cfg.ckpt_path``, test it on the validation split under ``cfg.isr``; returns the result row."""
+    ckpt = require_file(cfg.get("ckpt_path"), "ckpt_path")
+    L.seed_everything(cfg.seed, workers=True)
+    dm = build_datamodule(cfg)
+    requested = cfg.model.model_name if _model_given() else None
+    try:
+        net, info = load_model(ckpt, model_name=requested, num_classes=None)
+    except (ValueError, KeyError) as err:
+        raise UserError(str(err).splitlines()[0]) from None
+    if info.num_classes != dm.num_classes:
+        raise UserError(
+            f"{ckpt} predicts {info.num_classes} classes but data {cfg.data._target_} has {dm.num_classes}"
+        )
+    with open_dict(cfg):
+        own = OmegaConf.load(CONF_DIR / "model" / f"{info.model_name}.yaml")
+        if own._target_ != cfg.model._target_:  # e.g. a classifier checkpoint: use its own module settings
+            cfg.model = own
+        cfg.model.model_name = info.model_name
+        cfg.model.num_classes = info.num_classes
+    apply_tta(cfg)
+    kwargs: dict[str, Any] = {"net": net, "optimizer": None, "scheduler": None}
+    kwargs["class_names"] = list(getattr(dm, "class_names", []) or []) or None
+    if "pretrained" in cfg.model:
+        kwargs["pretrained"] = None  # the checkpoint holds all weights
+    module = instantiate(cfg.model, **kwargs)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm))
+    loggers = instantiate_loggers(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    config = plain_config(cfg)
+    for lg in loggers:
+        lg.log_hyperparams(config)
+    dm.setup("validate")
+    isr = [list(cfg.isr.encoder), list(cfg.isr.decoder) if cfg.isr.get("decoder") is not None else None]
+    row = evaluate_setting(trainer, module, dm.val_dataloader(), isr, cfg.flops_size)
+    row.update(ckpt=ckpt, checkpoint_kind=info.kind, model=info.model_name, data=cfg.data._target_)
+    for lg in loggers:
+        lg.log_metrics({f"eval/{k}": v for k, v in row.items() if isinstance(v, float)})
+    if trainer.is_global_zero:
+        save_rows([row], run_dir(cfg), stem="results")
+        print(row.get("table", ""))
+        print(summary_table([row]))
+        print(f"Run dir: {run_dir(cfg)}")
+    return row
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="eval", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+def main() -> None:
+    """Entry point of ``eval.py``."""
+    try:
+        check_group_overrides(sys.argv[1:])
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    _main()
+
+
+def _model_given() -> bool:
+    """``model=...`` on the command line asks to check the checkpoint's architecture against it."""
+    try:
+        overrides = HydraConfig.get().overrides.task
+    except ValueError:  # not inside a Hydra app (tests composing configs)
+        return False
+    return any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides)

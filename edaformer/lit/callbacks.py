@@ -1,0 +1,152 @@
+"""Callbacks and the checkpoint-IO plugin used by ``train.py``."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.pytorch.loggers import WandbLogger
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write checkpoints to ``<name>.tmp``, fsync, then ``os.replace``: a kill during a save leaves the previous
+    file intact (never a truncated ``last.ckpt``)."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def _rng_state() -> dict[str, Any]:
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"kind": np_kind, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
+    }  # fmt: skip
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    npst = state["numpy"]
+    np.random.set_state(
+        (npst["kind"], npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"], npst["gauss"])
+    )
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+
+
+class RestoreRNGState(L.Callback):
+    """Save the torch/CUDA/NumPy/Python RNG states in every checkpoint and restore them when training resumes,
+    so dropout, drop-path, augmentation and shuffling continue exactly as in an uninterrupted run.
+
+    States are plain tensors and numbers (the checkpoint stays loadable with ``weights_only=True``); each process
+    restores its own state, captured at save time. Restoring happens at ``on_train_start``, after Lightning has
+    restored everything else and before the first resumed batch is drawn.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return _rng_state()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pending is not None:
+            _set_rng_state(self._pending)
+            self._pending = None
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, palette: np.ndarray, ignore_index: int = 255) -> np.ndarray:
+    """Blend a class mask ``[H, W]`` over an RGB ``uint8`` image ``[H, W, 3]`` (50 %); ignored pixels stay as is."""
+    colours = palette[np.clip(mask, 0, len(palette) - 1)]
+    valid = (mask != ignore_index)[..., None]
+    return np.where(valid, (0.5 * image + 0.5 * colours).astype(np.uint8), image)
+
+
+def default_palette(num_classes: int) -> np.ndarray:
+    """A fixed pseudo-random palette ``[K, 3]`` for datasets without one."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(num_classes, 3), dtype=np.uint8)
+
+
+class LogSegmentationSamples(L.Callback):
+    """Log image / label / prediction overlays of the first ``num_samples`` validation images to W&B.
+
+    Does nothing unless a :class:`WandbLogger` is attached. Images are de-normalised with ``mean``/``std``
+    (0–255 RGB, the recipes' values) and shown at the label's resolution.
+    """
+
+    def __init__(
+        self,
+        num_samples: int = 4,
+        palette: Sequence[Sequence[int]] | None = None,
+        mean: Sequence[float] = (123.675, 116.28, 103.53),
+        std: Sequence[float] = (58.395, 57.12, 57.375),
+    ) -> None:
+        self.num_samples = num_samples
+        self.palette = None if palette is None else np.asarray(palette, dtype=np.uint8)
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+
+    def _wandb(self, trainer: L.Trainer) -> WandbLogger | None:
+        return next((lg for lg in trainer.loggers if isinstance(lg, WandbLogger)), None)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._rows: list[list[np.ndarray]] = []
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: dict[str, Any],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking or self._wandb(trainer) is None or len(self._rows) >= self.num_samples:
+            return
+        if not isinstance(outputs, dict) or "pred" not in outputs:
+            return
+        pred = outputs["pred"][0].cpu().numpy()
+        mask = batch["mask"][0].cpu().numpy()
+        image = batch["image"][0:1].float()
+        image = torch.nn.functional.interpolate(image, size=mask.shape, mode="bilinear", align_corners=False)
+        image = image[0].permute(1, 2, 0).cpu().numpy() * self.std + self.mean
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        palette = self.palette if self.palette is not None else default_palette(pl_module.hparams.num_classes)
+        ignore = pl_module.hparams.get("ignore_index", 255)
+        self._rows.append(
+            [image, overlay(image, mask, palette, ignore), overlay(image, pred, palette, ignore)]
+        )
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logger = self._wandb(trainer)
+        if logger is None or not self._rows or trainer.sanity_checking:
+            return
+        images = [np.concatenate(row, axis=1) for row in self._rows]
+        captions = [f"image | label | prediction (step {trainer.global_step})"] * len(images)
+        logger.log_image("val/samples", images, caption=captions, step=trainer.global_step)

@@ -1,0 +1,119 @@
+"""LightningModule for ImageNet pre-training of the EFT encoders (DeiT/PVT recipe)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..models import ISRSetting
+from ..optim import build_optimizer, classification_rules, param_groups
+from .mixup import MixupCutmix
+from .utils import parse_isr, plain
+
+
+class ClassificationModule(L.LightningModule):
+    """Train/evaluate a classifier ``net(images[B, 3, H, W]) → logits[B, K]``.
+
+    Args:
+        net: the classifier (at ``self.net``).
+        optimizer: optimizer factory called on the parameter groups (no weight decay on norms and biases).
+        scheduler: factory ``scheduler(optimizer)`` stepped every iteration (cosine with warm-up), or ``None``.
+        model_name / num_classes: stored for checkpoint loading.
+        mixup: :class:`MixupCutmix` arguments (``mixup_alpha``, ``cutmix_alpha``, ``prob``, ``switch_prob``,
+            ``label_smoothing``); ``None`` trains with plain label-smoothed cross-entropy.
+        label_smoothing: used when ``mixup`` is ``None``.
+        isr: encoder ISR setting for validation/test (e.g. ``"16,8,2,1"`` or a preset, whose decoder part is ignored).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None,
+        model_name: str,
+        num_classes: int,
+        class_names: Sequence[str] | None = None,
+        mixup: Mapping[str, Any] | None = None,
+        label_smoothing: float = 0.1,
+        isr: str | Sequence[Any] | None = None,
+    ) -> None:
+        super().__init__()
+        mixup = plain(mixup)
+        isr_setting = parse_isr(plain(isr))
+        self.val_isr = None if isr_setting is None else ISRSetting(isr_setting.encoder, None)
+        self.save_hyperparameters(
+            {
+                "model_name": str(model_name),
+                "num_classes": int(num_classes),
+                "class_names": plain(class_names),
+                "mixup": mixup,
+                "label_smoothing": float(label_smoothing),
+                "isr": None if self.val_isr is None else str(self.val_isr),
+            },
+            logger=False,
+        )
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.mixup = MixupCutmix(num_classes, **mixup) if mixup else None
+        self.top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
+        self.top5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
+        self._train_isr: ISRSetting | None = None
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = build_optimizer(self.optimizer_factory, param_groups(self.net, classification_rules()))
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch["image"], batch["label"]
+        if self.mixup is not None:
+            images, targets = self.mixup(images, labels)
+            loss = torch.sum(-targets * F.log_softmax(self.net(images), dim=-1), dim=-1).mean()
+        else:
+            loss = F.cross_entropy(self.net(images), labels, label_smoothing=self.hparams.label_smoothing)
+        self.log("train/loss", loss, prog_bar=True, batch_size=images.shape[0])
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        if self.val_isr is not None:
+            self._train_isr = self.net.isr
+            self.net.set_isr(encoder=self.val_isr.encoder)
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        logits = self.net(batch["image"])
+        self.top1.update(logits, batch["label"])
+        self.top5.update(logits, batch["label"])
+        stage = "test" if self.trainer.testing else "val"
+        loss = F.cross_entropy(logits, batch["label"])
+        self.log(f"{stage}/loss", loss, batch_size=logits.shape[0], sync_dist=True)
+
+    test_step = validation_step
+
+    def _finish(self, stage: str) -> None:
+        if self._train_isr is not None:
+            self.net.set_isr(encoder=self._train_isr.encoder)
+            self._train_isr = None
+        self.log(f"{stage}/top1", self.top1.compute(), prog_bar=True)
+        self.log(f"{stage}/top5", self.top5.compute())
+        self.top1.reset()
+        self.top5.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")

@@ -1,0 +1,190 @@
+"""LightningModule for semantic segmentation (EDAFormer): the authors' loss, optimiser, schedule and metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from ..inference import InferenceConfig, segment
+from ..metrics import SegmentationMetrics, metrics_from_confusion
+from ..models import ISRSetting, load_official_checkpoint, read_checkpoint
+from ..models.official import load_checkpoint_file
+from ..optim import build_optimizer, param_groups, segmentation_rules
+from .utils import parse_isr, plain
+
+
+def load_pretrained_encoder(encoder: nn.Module, path: str | os.PathLike) -> str:
+    """Load ImageNet-pretrained EFT weights into ``encoder`` strictly and return a one-line report.
+
+    Accepts the authors' / PVT-layout files (``patch_embed1.*``, ``block1.0.*``; the classifier ``head.*`` is
+    dropped) and our own ``ClassificationModule`` checkpoints (``net.encoder.*``). Every encoder tensor must be
+    filled and every checkpoint tensor used (apart from the classifier head), else an error lists the keys.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"pretrained weights not found: {path}")
+    obj = load_checkpoint_file(path)
+    state = obj.get("state_dict") if isinstance(obj, Mapping) else None
+    if isinstance(state, Mapping) and any(k.startswith("net.encoder.") for k in state):
+        enc = {k[len("net.encoder.") :]: v for k, v in state.items() if k.startswith("net.encoder.")}
+        encoder.load_state_dict(enc, strict=True)
+        return f"loaded {len(enc)} encoder tensors from {path} (Lightning classification checkpoint)"
+    tensors = read_checkpoint(obj)
+    classifier = sorted(k for k in tensors if k.startswith("head."))  # the ImageNet classifier, unused here
+    dropped = classifier + load_official_checkpoint(
+        encoder, {k: v for k, v in tensors.items() if k not in classifier}
+    )
+    n = len(encoder.state_dict())
+    extra = f"; dropped {len(dropped)} unused: {', '.join(dropped)}" if dropped else ""
+    return f"loaded {n} encoder tensors from {path} (authors' layout){extra}"
+
+
+class SegmentationModule(L.LightningModule):
+    """Train/evaluate a segmentor ``net(images[B, 3, H, W]) → logits[B, K, H, W]``.
+
+    Args:
+        net: the segmentor (kept at ``self.net``, so checkpoint keys start with ``net.``).
+        optimizer: optimizer factory called on the parameter groups (Hydra ``_partial_``; AdamW in the recipes).
+        scheduler: factory ``scheduler(optimizer) → LRScheduler`` stepped every iteration, or ``None``.
+        model_name: the :func:`~edaformer.models.create_model` name of ``net`` (stored for checkpoint loading).
+        num_classes: ``K``.
+        class_names: names for the per-class table (default ``"0" .. "K-1"``).
+        ignore_index: label value excluded from loss and metrics.
+        head_lr_mult: learning-rate multiplier of the decode head (the authors' ×10).
+        inference: :class:`~edaformer.inference.InferenceConfig` fields for validation/test (mode, crop, TTA).
+        isr: ISR setting for validation/test (``None`` keeps the training ratios). Training always uses the
+            network's training ratios; the setting is applied at validation start and undone at its end.
+        pretrained: ImageNet-pretrained EFT weights for the encoder, loaded once in ``setup("fit")`` (before a
+            resumed checkpoint overwrites them).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None,
+        model_name: str,
+        num_classes: int,
+        class_names: Sequence[str] | None = None,
+        ignore_index: int = 255,
+        head_lr_mult: float = 10.0,
+        inference: Mapping[str, Any] | None = None,
+        isr: str | Sequence[Any] | None = None,
+        pretrained: str | None = None,
+    ) -> None:
+        super().__init__()
+        if getattr(net, "num_classes", num_classes) != num_classes:
+            raise ValueError(f"net predicts {net.num_classes} classes, but num_classes={num_classes}")
+        inference = plain(inference) or {}
+        self.inference = InferenceConfig(**inference)
+        self.val_isr = parse_isr(plain(isr))
+        self.save_hyperparameters(
+            {
+                "model_name": str(model_name),
+                "num_classes": int(num_classes),
+                "class_names": plain(class_names),
+                "ignore_index": int(ignore_index),
+                "head_lr_mult": float(head_lr_mult),
+                "inference": inference,
+                "isr": None if self.val_isr is None else str(self.val_isr),
+                "pretrained": pretrained,
+            },
+            logger=False,
+        )
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.class_names = tuple(class_names) if class_names else tuple(str(k) for k in range(num_classes))
+        self.confmat = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False)
+        self.metrics: SegmentationMetrics | None = None
+        self._train_isr: ISRSetting | None = None
+        self._pretrained_loaded = False
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.pretrained and not self._pretrained_loaded:
+            rank_zero_info(load_pretrained_encoder(self.net.encoder, self.hparams.pretrained))
+            self._pretrained_loaded = True
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        rules = segmentation_rules(head="decode_head", head_lr_mult=self.hparams.head_lr_mult)
+        optimizer = build_optimizer(self.optimizer_factory, param_groups(self.net, rules))
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------------ training
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def loss(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with the ignore index on logits resized (bilinear) to the label size ``[B, H, W]``."""
+        if logits.shape[-2:] != masks.shape[-2:]:
+            logits = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        return F.cross_entropy(logits, masks, ignore_index=self.hparams.ignore_index)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss(self.net(batch["image"]), batch["mask"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        return loss
+
+    # ------------------------------------------------------------------ evaluation
+    def _apply_eval_isr(self) -> None:
+        if self.val_isr is not None:
+            self._train_isr = self.net.isr
+            self.net.set_isr(self.val_isr)
+
+    def _restore_train_isr(self) -> None:
+        if self._train_isr is not None:
+            self.net.set_isr(self._train_isr)
+            self._train_isr = None
+
+    def on_validation_epoch_start(self) -> None:
+        self.confmat.reset()
+        self._apply_eval_isr()
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def predict_scores(self, images: torch.Tensor, out_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Class scores ``[B, K, H, W]`` by the configured inference mode (logits, or probabilities with TTA)."""
+        return segment(self.net, images, self.hparams.num_classes, self.inference, out_size)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        masks = batch["mask"]
+        if masks.ndim == 2:
+            masks = masks.unsqueeze(0)
+        preds = self.predict_scores(batch["image"], out_size=masks.shape[-2:]).argmax(dim=1)
+        self.confmat.update(preds, masks)
+        return {"pred": preds}
+
+    test_step = validation_step
+
+    def _finish_evaluation(self, stage: str) -> None:
+        self._restore_train_isr()
+        confmat = self.confmat.compute()
+        self.confmat.reset()
+        if self.trainer.sanity_checking:
+            return
+        self.metrics = metrics_from_confusion(confmat.cpu(), self.class_names)
+        # The confusion matrix is already summed over processes, so every rank logs the same values.
+        values = {
+            k: v for k, v in self.metrics.as_dict(f"{stage}/").items() if v == v
+        }  # NaN: class never seen
+        self.log(f"{stage}/mIoU", values.pop(f"{stage}/mIoU"), prog_bar=True)
+        self.log_dict(values)
+        isr = f" (ISR {self.val_isr})" if self.val_isr is not None else ""
+        rank_zero_info(f"\n[{stage} @ step {self.global_step}{isr}]\n{self.metrics.table()}")
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish_evaluation("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_evaluation("test")

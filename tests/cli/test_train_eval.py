@@ -1,0 +1,182 @@
+"""End to end through the CLI: train (W&B offline), evaluate, ISR sweep → table, errors, DDP, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from edaformer.cli.isr_table import main as isr_table_main
+from edaformer.models import ISR_PRESETS
+
+from .helpers import run, tiny
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir) -> Path:
+    """A 4-step EDAFormer-T run on tiny demo data with logger=wandb (offline)."""
+    run_dir = tmp_path_factory.mktemp("train")
+    proc = run("train.py", [*tiny(data_dir, run_dir), "logger=wandb"])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return run_dir
+
+
+@pytest.mark.slow
+def test_train_outputs_and_final_isr_evaluation(trained):
+    ckpts = sorted(p.name for p in (trained / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and "best_step000004.ckpt" in ckpts
+    assert not list((trained / "checkpoints").glob("*.tmp"))
+    assert (trained / ".hydra" / "config.yaml").is_file() and (trained / "config_resolved.yaml").is_file()
+    metrics_csv = (trained / "csv" / "metrics.csv").read_text()
+    assert "train/loss" in metrics_csv and "val/mIoU" in metrics_csv and "lr-AdamW" in metrics_csv
+    results = json.loads((trained / "isr_results.json").read_text())["results"]
+    assert [r["setting"] for r in results] == ["train", "paper"]
+    assert results[1]["gflops"] < results[0]["gflops"]  # same weights, fewer FLOPs
+    assert results[0]["params"] == results[1]["params"]
+    assert all(0.0 <= r["mIoU"] <= 1.0 for r in results)
+    assert (trained / "per_class_paper.md").read_text().count("|") > 20
+    # W&B offline run directory with the logged history
+    runs = list((trained / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+
+
+@pytest.mark.slow
+def test_checkpoint_is_plain_and_loadable(trained):
+    ckpt = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    hp = ckpt["hyper_parameters"]
+    assert hp["model_name"] == "edaformer_t" and hp["num_classes"] == 6
+    assert all(k.startswith("net.") for k in ckpt["state_dict"])
+    assert "RestoreRNGState" in str(ckpt["callbacks"].keys())
+    from edaformer.checkpoints import load_model
+
+    model, info = load_model(trained / "checkpoints" / "last.ckpt")
+    assert info.kind == "lightning" and info.model_name == "edaformer_t" and info.num_classes == 6
+
+
+@pytest.mark.slow
+def test_isr_sweep_and_table(trained, data_dir, tmp_path):
+    ckpt = trained / "checkpoints" / "last.ckpt"
+    args = [
+        f"paths.data_dir={data_dir}",
+        f"hydra.sweep.dir={tmp_path}",
+        "data.num_train=16",
+        "data.num_val=4",
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+        "flops_size=[512,512]",
+        "trainer.accelerator=cpu",
+    ]
+    proc = run("eval.py", ["-m", f"ckpt_path={ckpt}", "isr=train,dec2x,paper,aggressive", *args])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = [json.loads(p.read_text())["results"][0] for p in sorted(tmp_path.rglob("results.json"))]
+    assert {r["isr"] for r in rows} == {str(s) for s in ISR_PRESETS.values()}
+    gflops = {r["setting"]: r["gflops"] for r in rows}
+    # EDAFormer-T at 512x512 with 6 classes: the paper's Table 4 ordering (5.6 > 5.3 > 4.7 > 4.1 at 150 classes)
+    assert gflops["train"] > gflops["dec2x"] > gflops["paper"] > gflops["aggressive"]
+    assert gflops["paper"] == pytest.approx(4.7, abs=0.1)
+    isr_table_main([str(tmp_path)])
+    table = (tmp_path / "isr_table.md").read_text()
+    assert table.count("\n") == 6 and "| paper | 16,8,2,1-2,4,8 |" in table and "+0.0 %" in table
+    assert (
+        (tmp_path / "isr_table.csv")
+        .read_text()
+        .startswith("setting,isr,params_M,gflops,delta_gflops_pct,mIoU")
+    )
+    assert (tmp_path / "isr_table.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        (
+            "train.py",
+            ["model=edaformer_x"],
+            "error: unknown model 'edaformer_x'; valid: edaformer_b, edaformer_t, eft_b, eft_t",
+        ),
+        (
+            "eval.py",
+            ["isr=fast", "ckpt_path=x"],
+            "error: unknown isr 'fast'; valid: aggressive, dec2x, paper, train",
+        ),
+        (
+            "eval.py",
+            ["ckpt_path=/nonexistent/last.ckpt"],
+            "error: ckpt_path does not exist: /nonexistent/last.ckpt",
+        ),
+        (
+            "train.py",
+            ["ckpt_path=/nonexistent/last.ckpt"],
+            "error: ckpt_path does not exist: /nonexistent/last.ckpt",
+        ),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(script, args, message, tmp_path):
+    proc = run(script, [*args, f"hydra.run.dir={tmp_path}", f"paths.data_dir={tmp_path}"], timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == message, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_ddp_cpu_two_gloo_processes(data_dir, tmp_path):
+    args = [
+        *tiny(data_dir, tmp_path, steps=2),
+        "trainer=ddp_cpu",
+        "trainer.val_check_interval=2",
+        "final_eval.isr=[train]",
+        "logger=csv",
+    ]
+    proc = run("train.py", args, timeout=400)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in out and "GLOBAL_RANK: 1, MEMBER: 2/2" in out
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 2
+    assert json.loads((tmp_path / "isr_results.json").read_text())["results"][0]["setting"] == "train"
+
+
+@pytest.mark.slow
+def test_kill_and_resume_equals_uninterrupted(data_dir, tmp_path):
+    """12 steps at once == killed (SIGKILL) at step 6, resumed from the step-4 last.ckpt."""
+    common = [
+        "trainer.max_steps=12",
+        "data.num_workers=1",
+        "final_eval.isr=[]",
+        "logger=csv",
+        "model.net.drop_path_rate=0.3",
+    ]  # drop-path: the RNG state matters
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    proc = run("train.py", [*tiny(data_dir, full), *common])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run(
+        "train.py",
+        [
+            *tiny(data_dir, killed),
+            *common,
+            "+callbacks.kill._target_=tests.cli.killer.KillAtStep",
+            "+callbacks.kill.step=6",
+        ],
+    )
+    assert proc.returncode != 0  # killed
+    last = killed / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
+    resumed = tmp_path / "resumed"
+    proc = run("train.py", [*tiny(data_dir, resumed), *common, f"ckpt_path={last}"])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    a = torch.load(full / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    b = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 12
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0, msg=key)
+    exp_a, exp_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    for idx in exp_a:
+        torch.testing.assert_close(exp_b[idx]["exp_avg"], exp_a[idx]["exp_avg"], rtol=0, atol=0)

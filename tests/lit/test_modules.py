@@ -1,0 +1,129 @@
+"""LightningModules: classification smoke train, ISR applied only for evaluation, atomic checkpoints, Mixup."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from edaformer.lit import AtomicCheckpointIO, ClassificationModule, MixupCutmix, SegmentationModule
+from edaformer.models import ISR_PRESETS, create_model
+from edaformer.optim import cosine_warmup_schedule, poly_warmup_schedule
+
+ADAMW = partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.01)
+
+
+class Blobs(Dataset):
+    """Tiny synthetic data: seg masks (left/right halves) or class labels."""
+
+    def __init__(self, n: int, seg: bool) -> None:
+        self.n, self.seg = n, seg
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(i)
+        image = torch.randn(3, 64, 64, generator=g)
+        if self.seg:
+            mask = torch.zeros(64, 64, dtype=torch.long)
+            mask[:, 32:] = 1
+            mask[:4] = 255
+            return {"image": image, "mask": mask}
+        return {"image": image, "label": torch.tensor(i % 3)}
+
+
+def trainer(**kw) -> L.Trainer:
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+def test_classification_smoke_train_and_eval():
+    net = create_model("eft_t", num_classes=3)
+    module = ClassificationModule(
+        net,
+        ADAMW,
+        partial(cosine_warmup_schedule, total_steps=3, warmup_steps=1),
+        "eft_t",
+        3,
+        mixup={"mixup_alpha": 0.8, "cutmix_alpha": 1.0},
+        isr="paper",
+    )
+    t = trainer(max_steps=3, limit_val_batches=1)
+    t.fit(module, DataLoader(Blobs(12, False), batch_size=4), DataLoader(Blobs(4, False), batch_size=4))
+    assert 0.0 <= t.callback_metrics["val/top1"] <= 1.0 and t.callback_metrics["val/top5"] == 1.0  # 3 classes
+    assert net.isr.encoder == (8, 4, 2, 1)  # paper ISR only during validation
+    assert module.hparams.isr == "16,8,2,1"
+
+
+@pytest.mark.slow
+def test_segmentation_eval_isr_is_temporary_and_metrics_are_logged():
+    net = create_model("edaformer_t", num_classes=2, embed_dim=32)
+    module = SegmentationModule(
+        net,
+        ADAMW,
+        partial(poly_warmup_schedule, total_steps=2, warmup_steps=1),
+        "edaformer_t",
+        2,
+        class_names=["left", "right"],
+        isr=[[16, 8, 2, 1], [2, 4, 8]],
+        inference={"mode": "slide", "crop_size": [32, 32], "stride": [32, 32]},
+    )
+    seen = []
+    module.validation_step = (lambda f: lambda *a: (seen.append(net.isr), f(*a))[1])(module.validation_step)
+    t = trainer(max_steps=2, val_check_interval=2, check_val_every_n_epoch=None)
+    t.fit(module, DataLoader(Blobs(4, True), batch_size=2), DataLoader(Blobs(2, True), batch_size=1))
+    assert seen and all(s == ISR_PRESETS["paper"] for s in seen)
+    assert net.isr == ISR_PRESETS["train"]
+    assert set(module.metrics.class_names) == {"left", "right"}
+    assert "val/IoU/left" in t.callback_metrics and 0 <= t.callback_metrics["val/mIoU"] <= 1
+    hp = dict(module.hparams)
+    assert hp["model_name"] == "edaformer_t" and hp["isr"] == "16,8,2,1-2,4,8"
+    assert hp["inference"]["mode"] == "slide"
+
+
+def test_num_classes_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="predicts 2 classes"):
+        SegmentationModule(create_model("edaformer_t", num_classes=2), ADAMW, None, "edaformer_t", 5)
+
+
+def test_atomic_checkpoint_survives_a_failed_save(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1}, path)
+
+    def crash(obj, f, *a, **k):
+        f.write(b"partial garbage")
+        raise KeyboardInterrupt  # killed half-way through writing
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"step": 1}
+
+
+def test_mixup_cutmix_targets():
+    torch.manual_seed(0)
+    mix = MixupCutmix(num_classes=4, label_smoothing=0.1)
+    images, labels = torch.randn(6, 3, 16, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    smooth = mix.smooth_one_hot(labels)
+    assert smooth[0].tolist() == pytest.approx([0.925, 0.025, 0.025, 0.025])
+    for _ in range(10):
+        mixed, targets = mix(images, labels)
+        assert mixed.shape == images.shape
+        torch.testing.assert_close(targets.sum(1), torch.ones(6))
+    off = MixupCutmix(4, mixup_alpha=0.0, cutmix_alpha=0.0)
+    same, t = off(images, labels)
+    assert torch.equal(same, images) and torch.equal(t, off.smooth_one_hot(labels))

@@ -1,0 +1,76 @@
+"""Inference modes and the metrics helper."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from edaformer.inference import InferenceConfig, segment, slide_inference, whole_inference
+from edaformer.metrics import metrics_from_confusion
+
+
+class PixelModel(nn.Module):
+    """A per-pixel model (1x1 conv): sliding windows must reproduce the whole-image result exactly."""
+
+    def __init__(self, k: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, k, 1)
+        self.calls: list[tuple[int, int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(x.shape[-2:]))
+        return self.conv(x)
+
+
+def test_slide_equals_whole_for_a_per_pixel_model():
+    model = PixelModel()
+    images = torch.randn(2, 3, 100, 130)
+    whole = whole_inference(model, images)
+    model.calls.clear()
+    slide = slide_inference(model, images, num_classes=4, crop_size=(64, 64), stride=(48, 48))
+    torch.testing.assert_close(slide, whole)
+    # MMSeg's grid: rows = (100 - 64 + 47) // 48 + 1 = 2, cols = (130 - 64 + 47) // 48 + 1 = 3
+    assert len(model.calls) == 6 and set(model.calls) == {(64, 64)}
+
+
+def test_slide_smaller_image_than_crop_is_one_window():
+    model = PixelModel()
+    slide_inference(model, torch.randn(1, 3, 40, 50), num_classes=4, crop_size=64, stride=48)
+    assert model.calls == [(40, 50)]
+
+
+def test_out_size_and_flip_tta():
+    model = PixelModel()
+    images = torch.randn(1, 3, 64, 64)
+    logits = segment(model, images, 4, InferenceConfig(), out_size=(32, 48))
+    assert logits.shape == (1, 4, 32, 48)
+    probs = segment(model, images, 4, InferenceConfig(flip=True))
+    torch.testing.assert_close(probs, model(images).softmax(1))  # per-pixel: flip is exact
+    ms = segment(model, images, 4, InferenceConfig(scales=(0.5, 1.0, 1.5), flip=True), out_size=(64, 64))
+    assert ms.shape == (1, 4, 64, 64)
+    torch.testing.assert_close(ms.sum(1), torch.ones(1, 64, 64))
+
+
+def test_inference_config_validates():
+    with pytest.raises(ValueError, match="whole"):
+        InferenceConfig(mode="tiles")
+    assert InferenceConfig(crop_size=1024, stride=[768, 768]).stride == (768, 768)
+
+
+def test_metrics_from_confusion_matches_hand_computation():
+    # rows = label, cols = prediction; class 2 never labelled but predicted once, class 3 absent entirely
+    cm = torch.tensor([[8, 2, 0, 0], [1, 4, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    m = metrics_from_confusion(cm, ["a", "b", "c", "d"])
+    assert m.iou[0] == pytest.approx(8 / 11)
+    assert m.iou[1] == pytest.approx(4 / 8)
+    assert m.iou[2] == 0.0 and math.isnan(m.iou[3])
+    assert m.miou == pytest.approx((8 / 11 + 0.5 + 0) / 3)
+    assert m.acc[0] == pytest.approx(0.8) and m.acc[1] == pytest.approx(4 / 6) and math.isnan(m.acc[2])
+    assert m.macc == pytest.approx((0.8 + 4 / 6) / 2)
+    assert m.aacc == pytest.approx(12 / 16)
+    table = m.table()
+    assert "| a " in table and "72.73" in table and "mIoU 40.91" in table
+    assert m.as_dict("val/")["val/IoU/b"] == pytest.approx(0.5)
