@@ -49,10 +49,18 @@ def _conv_macs(module: nn.Conv2d, output: torch.Tensor) -> int:
 
 
 def _efa_macs(module: EmbeddingFreeAttention, x: torch.Tensor, hw: tuple[int, int]) -> float:
+    """Pooling + 1×1 key/value conv + the two attention products of one EFA layer.
+
+    The layer computes its pooling and its 1×1 conv in token layout (no ``nn.Conv2d`` call to hook), so they are
+    counted here with the rules the authors' ``AvgPool2d`` and ``Conv2d`` modules got.
+    """
     b, n, c = x.shape
     s = module.pool_ratio
+    pooled_h, pooled_w = module.pooled_hw(hw)
+    pooled_tokens = b * pooled_h * pooled_w
     pooling = x.numel()  # the average pooling reads every input element
-    return 2 * b * n * (n / s**2) * c + pooling
+    kv_conv = pooled_tokens * (c * c + c)  # 1×1 conv MACs plus its bias
+    return 2 * b * n * (n / s**2) * c + pooling + kv_conv
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int] = (3, 512, 512), batch_size: int = 1) -> float:

@@ -58,12 +58,25 @@ class EmbeddingFreeAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim)
 
     def keys_values(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-        """Pooled shared keys/values ``[B, N', C]`` of the tokens ``x[B, N, C]``."""
-        feat = tokens_to_map(x, hw)  # (B, C, H, W)
-        kernel = pool_kernel(hw, self.pool_ratio)
-        if kernel != (1, 1):
-            feat = F.avg_pool2d(feat, kernel, kernel)  # (B, C, H/s, W/s), floor
-        kv = map_to_tokens(self.kv_proj(feat))  # (B, N', C)
+        """Pooled shared keys/values ``[B, N', C]`` of the tokens ``x[B, N, C]`` (row-major ``H×W``).
+
+        Equal to the authors' ``Conv1×1(AvgPool2d(s, s)(map))``, computed in token layout: the window mean is a
+        reduction over a reshaped view and the 1×1 convolution a matrix product with its ``[C, C]`` weight, so no
+        ``[B, C, H, W]`` copy is made (several times faster on CPU than ``avg_pool2d`` on a strided map).
+        """
+        b, n, c = x.shape
+        h, w = hw
+        if n != h * w:
+            raise ValueError(f"cannot read {n} tokens as a {h}x{w} map")
+        kh, kw = pool_kernel(hw, self.pool_ratio)
+        if (kh, kw) != (1, 1) and (torch.compiler.is_compiling() or torch.jit.is_tracing()):
+            # graph capture (torch.export / ONNX / torch.compile): the pooling op keeps the graph valid for any size
+            x = map_to_tokens(F.avg_pool2d(tokens_to_map(x, hw), (kh, kw), (kh, kw)))  # (B, N', C), floor
+        elif (kh, kw) != (1, 1):
+            ph, pw = h // kh, w // kw
+            grid = x.reshape(b, h, w, c)[:, : ph * kh, : pw * kw]  # floor: trailing rows/columns left out
+            x = grid.reshape(b, ph, kh, pw, kw, c).mean(dim=(2, 4)).reshape(b, ph * pw, c)  # (B, N', C)
+        kv = F.linear(x, self.kv_proj.weight.flatten(1), self.kv_proj.bias)  # the 1×1 conv; (B, N', C)
         if self.kv_norm is not None:
             kv = F.gelu(self.kv_norm(kv))
         return kv
@@ -75,8 +88,7 @@ class EmbeddingFreeAttention(nn.Module):
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         b, n, c = x.shape
         q = self.split_heads(x)  # (B, h, N, d)
-        # contiguous: SDPA's fused CPU kernel needs unit stride on d, else it falls back to the unfused math path
-        kv = self.split_heads(self.keys_values(x, hw).contiguous())  # (B, h, N', d)
+        kv = self.split_heads(self.keys_values(x, hw))  # (B, h, N', d); unit stride on d: fused SDPA kernel
         out = F.scaled_dot_product_attention(q, kv, kv)  # (B, h, N, d); scale d^-0.5
         out = out.transpose(1, 2).reshape(b, n, c)  # (B, N, C)
         return self.out_proj(out)
