@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from edaformer.cli.utils import CONF_DIR, UserError, check_group_overrides, report_user_errors, require_file
+from edaformer.cli.utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main
 from edaformer.viz import (
     ImageInputError,
     Segmenter,
@@ -182,12 +182,7 @@ def _main(cfg: DictConfig) -> None:
 def main() -> None:
     """Entry point; ``--show-legend`` is accepted as a shorthand for ``show_legend=true``."""
     sys.argv = [("show_legend=true" if a == "--show-legend" else a) for a in sys.argv]
-    try:
-        check_group_overrides(sys.argv[1:])
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    _main()
+    run_hydra_main(_main)
 
 
 if __name__ == "__main__":

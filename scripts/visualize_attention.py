@@ -19,7 +19,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from edaformer.cli.utils import CONF_DIR, UserError, check_group_overrides, report_user_errors, require_file
+from edaformer.cli.utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main
 from edaformer.models import ISR_PRESETS, ISRSetting
 from edaformer.viz import ImageInputError, attention_figure, denormalize, load_image, run_with_attention
 from edaformer.viz.predictor import segmenter_from_config
@@ -117,12 +117,7 @@ def main() -> None:
         match = _POINT.match(arg)
         args.append(f"point=[{match.group(1)},{match.group(2)}]" if match else arg)
     sys.argv[1:] = args
-    try:
-        check_group_overrides(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    _main()
+    run_hydra_main(_main, args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ run dir; with ``-m ... isr=train,dec2x,paper,aggressive`` each job of the sweep 
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import hydra
@@ -23,13 +22,13 @@ from .train import apply_tta, build_datamodule, runtime_extras
 from .utils import (
     CONF_DIR,
     UserError,
-    check_group_overrides,
     instantiate_callbacks,
     instantiate_loggers,
     plain_config,
     report_user_errors,
     require_file,
     run_dir,
+    run_hydra_main,
 )
 
 
@@ -87,12 +86,7 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Entry point of ``eval.py``."""
-    try:
-        check_group_overrides(sys.argv[1:])
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    _main()
+    run_hydra_main(_main)
 
 
 def _model_given() -> bool:

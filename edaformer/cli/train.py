@@ -8,7 +8,6 @@ writing them to the run dir (``isr_results.{md,csv,json}``, ``per_class_<setting
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Any
 
@@ -23,13 +22,13 @@ from .evaluate import evaluate_setting, save_rows, summary_table
 from .utils import (
     CONF_DIR,
     UserError,
-    check_group_overrides,
     instantiate_callbacks,
     instantiate_loggers,
     plain_config,
     report_user_errors,
     require_file,
     run_dir,
+    run_hydra_main,
 )
 
 log = logging.getLogger("edaformer")
@@ -135,9 +134,4 @@ def _main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """Entry point of ``train.py``: one-line errors for unknown config names, then Hydra."""
-    try:
-        check_group_overrides(sys.argv[1:])
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    _main()
+    run_hydra_main(_main)

@@ -51,6 +51,19 @@ def check_group_overrides(argv: Sequence[str], conf_dir: Path = CONF_DIR) -> Non
                 raise UserError(f"unknown {key} {choice!r}; valid: {', '.join(options)}")
 
 
+def run_hydra_main(hydra_main: Callable[[], Any], argv: Sequence[str] | None = None) -> None:
+    """Run a ``@hydra.main`` function after :func:`check_group_overrides` on ``argv`` (default ``sys.argv[1:]``).
+
+    An unknown config name ends the process with a one-line ``error: …`` and exit status 2, before Hydra starts.
+    """
+    try:
+        check_group_overrides(sys.argv[1:] if argv is None else argv)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    hydra_main()
+
+
 def report_user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn :class:`UserError` (and missing files) into ``error: <message>`` on stderr and exit status 2."""
 
