@@ -58,7 +58,17 @@ def _resize(array: np.ndarray, height: int, width: int, interpolation: int) -> n
     return cv2.resize(array, (width, height), interpolation=interpolation)
 
 
-class RandomRescale(A.DualTransform):
+class _ResizeTransform(A.DualTransform):
+    """Resizes image (``self.interpolation``) and mask (nearest) to the ``new_height``/``new_width`` params."""
+
+    def apply(self, img: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
+        return _resize(img, new_height, new_width, self.interpolation)
+
+    def apply_to_mask(self, mask: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
+        return _resize(mask, new_height, new_width, cv2.INTER_NEAREST)
+
+
+class RandomRescale(_ResizeTransform):
     """mmseg ``Resize(img_scale=scale, ratio_range=ratio_range, keep_ratio=True)``.
 
     A ratio ``r ~ U(ratio_range)`` scales the bounds to ``(int(long·r), int(short·r))``; the image is then
@@ -94,17 +104,11 @@ class RandomRescale(A.DualTransform):
         new_height, new_width = rescale_size(height, width, bounds)
         return {"new_height": new_height, "new_width": new_width}
 
-    def apply(self, img: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
-        return _resize(img, new_height, new_width, self.interpolation)
-
-    def apply_to_mask(self, mask: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
-        return _resize(mask, new_height, new_width, cv2.INTER_NEAREST)
-
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("scale", "ratio_range", "interpolation")
 
 
-class AlignedResize(A.DualTransform):
+class AlignedResize(_ResizeTransform):
     """Test-time resize: keep-ratio to ``scale``, then each side rounded **up** to a multiple of ``size_divisor``.
 
     This is the authors' ``AlignedResize`` (SegFormer code base) done as a single resize. An ADE20K image of
@@ -140,12 +144,6 @@ class AlignedResize(A.DualTransform):
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         new_height, new_width = self.output_size(*params["shape"][:2])
         return {"new_height": new_height, "new_width": new_width}
-
-    def apply(self, img: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
-        return _resize(img, new_height, new_width, self.interpolation)
-
-    def apply_to_mask(self, mask: np.ndarray, new_height: int, new_width: int, **params: Any) -> np.ndarray:
-        return _resize(mask, new_height, new_width, cv2.INTER_NEAREST)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("scale", "size_divisor", "interpolation")
