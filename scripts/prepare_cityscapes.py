@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
-from multiprocessing import Pool
 from pathlib import Path
 
 from rich.progress import track
+
+from edaformer.data.io import ordered_starmap
 
 POLYGONS = "_gtFine_polygons.json"
 TRAIN_IDS = "_gtFine_labelTrainIds.png"
@@ -40,19 +40,6 @@ def convert(src: Path, force: bool = False) -> str | None:
         )
     os.replace(tmp, dst)
     return None
-
-
-def _convert_star(job: tuple[Path, bool]) -> str | None:
-    return convert(*job)
-
-
-def _run(jobs: list[tuple[Path, bool]], nproc: int) -> Iterator[str | None]:
-    """Convert in ``nproc`` processes (in this one when 1), yielding results in order."""
-    if nproc <= 1:
-        yield from map(_convert_star, jobs)
-        return
-    with Pool(nproc) as pool:
-        yield from pool.imap(_convert_star, jobs, chunksize=8)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     jobs = [(s, args.force) for s in sources]
     errors = [
-        e for e in track(_run(jobs, args.nproc), total=len(jobs), description="Cityscapes → trainIds") if e
+        e
+        for e in track(
+            ordered_starmap(convert, jobs, args.nproc), total=len(jobs), description="Cityscapes → trainIds"
+        )
+        if e
     ]
     for err in errors:
         print(f"error: {err}", file=sys.stderr)

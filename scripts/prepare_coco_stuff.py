@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from PIL import Image
 from rich.progress import track
 
 from edaformer.data.classes import coco_stuff_lut
-from edaformer.data.io import DatasetError, read_mask
+from edaformer.data.io import DatasetError, ordered_starmap, read_mask
 
 SUFFIX = "_labelTrainIds.png"
 
@@ -71,25 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         sources += found
     jobs = [(s, args.force) for s in sources]
     errors = [
-        e for e in track(_run(jobs, args.nproc), total=len(jobs), description="COCO-Stuff → train ids") if e
+        e
+        for e in track(
+            ordered_starmap(convert, jobs, args.nproc), total=len(jobs), description="COCO-Stuff → train ids"
+        )
+        if e
     ]
     for err in errors:
         print(f"error: {err}", file=sys.stderr)
     print(f"{len(sources) - len(errors)} of {len(sources)} label maps converted or up to date")
     return 1 if errors else 0
-
-
-def _convert_star(job: tuple[Path, bool]) -> str | None:
-    return convert(*job)
-
-
-def _run(jobs: list[tuple[Path, bool]], nproc: int) -> Iterator[str | None]:
-    """Convert in ``nproc`` processes (in this one when 1), yielding results in order."""
-    if nproc <= 1:
-        yield from map(_convert_star, jobs)
-        return
-    with Pool(nproc) as pool:
-        yield from pool.imap(_convert_star, jobs, chunksize=8)
 
 
 if __name__ == "__main__":

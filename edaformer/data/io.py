@@ -8,12 +8,16 @@ reading a stack trace. Functions that scan whole splits return their problems as
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing import Pool
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
+
+T = TypeVar("T")
 
 __all__ = [
     "IGNORE_INDEX",
@@ -214,3 +218,25 @@ def pair_files(
             problems.append(f"{path}: mask has no image; expected {img_dir / (key + img_suffix)}")
     pairs = [(images[k], masks[k]) for k in images if k in masks]
     return pairs, problems
+
+
+@dataclass(frozen=True)
+class _Star:
+    """``func(*args)`` as a picklable callable, for ``Pool.imap`` over argument tuples."""
+
+    func: Callable[..., Any]
+
+    def __call__(self, args: tuple) -> Any:
+        return self.func(*args)
+
+
+def ordered_starmap(func: Callable[..., T], jobs: Sequence[tuple], nproc: int) -> Iterator[T]:
+    """Yield ``func(*job)`` for each job, in order, in ``nproc`` processes (in this one when ``nproc <= 1``).
+
+    Lazy, so a progress bar around it advances as results arrive (the dataset preparation scripts use it).
+    """
+    if nproc <= 1:
+        yield from map(_Star(func), jobs)
+        return
+    with Pool(nproc) as pool:
+        yield from pool.imap(_Star(func), jobs, chunksize=8)

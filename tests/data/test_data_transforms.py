@@ -138,3 +138,11 @@ def test_yaml_normalisation_matches_module_constants(name):
     for op in norms:
         assert tuple(op["mean"]) == IMAGENET_MEAN and tuple(op["std"]) == IMAGENET_STD
         assert op["max_pixel_value"] == 1.0
+
+
+def test_ordered_starmap_keeps_order_in_processes_and_in_process():
+    from edaformer.data.io import ordered_starmap
+
+    jobs = [(b, 2) for b in range(20)]
+    assert list(ordered_starmap(pow, jobs, nproc=2)) == [b * b for b in range(20)]
+    assert list(ordered_starmap(pow, jobs, nproc=1)) == [b * b for b in range(20)]
