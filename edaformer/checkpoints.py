@@ -1,13 +1,17 @@
-"""Build a ready model from any checkpoint this project meets: ours, Lightning's, or the authors' MMSeg files.
+"""The one place that reads and writes weights: every checkpoint format this project makes or meets.
 
-Formats recognised (all read with ``torch.load(weights_only=True)``):
+Formats recognised (all read with ``torch.load(weights_only=True)``, whatever the environment asks torch to do):
 
-- **ours** (``scripts/convert_official.py`` output, :func:`save_model`):
+- **ours** (``edaformer-convert`` output, :func:`save_model`):
   ``{"format": "edaformer", "model_name", "num_classes", "isr", "state_dict"}``;
-- **Lightning** (``train.py`` checkpoints): ``state_dict`` keys prefixed ``net.``, with ``model_name`` and
-  ``num_classes`` in ``hyper_parameters``;
-- **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and the
-  number of classes are read from the tensor shapes.
+- **Lightning** (``edaformer-train`` checkpoints): ``state_dict`` keys prefixed ``net.``, with ``model_name``,
+  ``num_classes`` and ``class_names`` in ``hyper_parameters``;
+- **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and
+  the number of classes are read from the tensor shapes;
+- **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
+  ``block1.0.*``, classifier ``head.*``) or our own ``eft_*`` classification checkpoints (``net.encoder.*``).
+
+The authors' key names live in :mod:`edaformer.models.official` (the mapping table); this module only reads files.
 """
 
 from __future__ import annotations
@@ -20,43 +24,119 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import (
-    ISRSetting,
-    create_model,
-    infer_official_model,
-    load_checkpoint_file,
-    load_official_checkpoint,
-    read_checkpoint,
-)
+from .models import ISRSetting, create_model
+from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"
 
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What was loaded: ``kind`` is ``"ours"``, ``"lightning"`` or ``"official"``."""
+    """What was loaded: ``kind`` is ``"ours"``, ``"lightning"`` or ``"official"``.
+
+    ``class_names`` are those stored with the weights (Lightning checkpoints), else ``None``.
+    """
 
     path: str
     kind: str
     model_name: str
     num_classes: int
     dropped_keys: tuple[str, ...] = ()
+    class_names: tuple[str, ...] | None = None
 
 
-def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> None:
-    """Write ``model`` in our format (atomically: temp file, then rename)."""
+# --- reading files -----------------------------------------------------------------------------------------------
+def _numpy_safe_globals() -> list:
+    """NumPy scalars and arrays that MMCV-era checkpoints may keep in their ``meta`` (counters, palettes).
+
+    They carry plain numbers, not code, so they are safe to allow in the ``weights_only`` unpickler.
+    """
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
+    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+
+
+def load_checkpoint_file(path: str | os.PathLike) -> object:
+    """``torch.load(path, weights_only=True)`` on CPU, with errors that name the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT_TAG,
-        "model_name": model_name,
-        "num_classes": int(model.num_classes),
-        "isr": str(model.isr),
-        "state_dict": model.state_dict(),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors name the offending global
+        raise ValueError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {err}") from err
+
+
+def read_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, object]) -> dict[str, torch.Tensor]:
+    """The tensor dict of a checkpoint file or of an already loaded checkpoint object.
+
+    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` containers and a DDP ``module.`` prefix.
+    """
+    if isinstance(path_or_state_dict, Mapping):
+        obj: object = path_or_state_dict
+        source = "<state dict>"
+    else:
+        obj = load_checkpoint_file(path_or_state_dict)
+        source = str(path_or_state_dict)
+    if isinstance(obj, Mapping):
+        for container in ("state_dict", "model"):
+            if isinstance(obj.get(container), Mapping):
+                obj = obj[container]
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise ValueError(f"{source}: expected a state dict (a mapping of tensor names to tensors)")
+    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"{source}: entries that are not tensors: {bad[:10]}")
+    tensors = dict(obj)
+    if all(k.startswith("module.") for k in tensors):
+        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
+    return tensors
+
+
+# --- loading into models -----------------------------------------------------------------------------------------
+def load_official_checkpoint(
+    model: nn.Module, path_or_state_dict: str | os.PathLike | Mapping[str, torch.Tensor]
+) -> list[str]:
+    """Load an authors' checkpoint (file or state dict) into ``model`` strictly; returns the dropped unused keys.
+
+    Every official tensor must land in the model (except the head's unused ``conv_seg``, which is dropped and
+    returned), every model tensor must be filled and shapes must match, else
+    :class:`~edaformer.models.CheckpointMismatchError`.
+    """
+    converted, dropped = convert_official_state_dict(read_checkpoint(path_or_state_dict), model)
+    model.load_state_dict(converted, strict=True)
+    return dropped
+
+
+def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> str:
+    """Load ImageNet-pretrained EFT weights into ``encoder`` strictly and return a one-line report.
+
+    Accepts the authors' / PVT-layout files (``patch_embed1.*``, ``block1.0.*``; the classifier ``head.*`` is
+    dropped) and our own classification checkpoints (Lightning ``net.encoder.*`` or our format's ``encoder.*``).
+    Every encoder tensor must be filled and every checkpoint tensor used (apart from the classifier head), else an
+    error lists the keys.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"pretrained weights not found: {path}")
+    obj = load_checkpoint_file(path)
+    state = obj.get("state_dict") if isinstance(obj, Mapping) else None
+    for prefix, kind in (("net.encoder.", "Lightning classification checkpoint"), ("encoder.", "our format")):
+        if isinstance(state, Mapping) and any(k.startswith(prefix) for k in state):
+            enc = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            encoder.load_state_dict(enc, strict=True)
+            return f"loaded {len(enc)} encoder tensors from {path} ({kind})"
+    tensors = read_checkpoint(obj)
+    classifier = sorted(k for k in tensors if k.startswith("head."))  # the ImageNet classifier, unused here
+    dropped = classifier + load_official_checkpoint(
+        encoder, {k: v for k, v in tensors.items() if k not in classifier}
+    )
+    n = len(encoder.state_dict())
+    extra = f"; dropped {len(dropped)} unused: {', '.join(dropped)}" if dropped else ""
+    return f"loaded {n} encoder tensors from {path} (authors' layout){extra}"
 
 
 def _check_name(path: str, found: str | None, requested: str | None, what: str) -> None:
@@ -77,6 +157,7 @@ def load_model(
     if not isinstance(obj, Mapping):
         raise ValueError(f"{source}: expected a checkpoint dictionary, got {type(obj).__name__}")
     hparams = obj.get("hyper_parameters")
+    class_names = None
     if obj.get("format") == FORMAT_TAG:
         name, classes, kind = obj["model_name"], int(obj["num_classes"]), "ours"
         state = dict(obj["state_dict"])
@@ -85,6 +166,8 @@ def load_model(
         state = {k[len("net.") :]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
         if not state:
             raise ValueError(f"{source}: Lightning checkpoint without 'net.*' weights")
+        if hparams.get("class_names"):
+            class_names = tuple(str(n) for n in hparams["class_names"])
     else:
         state = read_checkpoint(obj)
         kind = "official"
@@ -110,4 +193,21 @@ def load_model(
             )
         if kind == "ours" and obj.get("isr"):
             model.set_isr(ISRSetting.parse(obj["isr"]))
-    return model.eval(), CheckpointInfo(source, kind, name, classes, tuple(dropped))
+    return model.eval(), CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names)
+
+
+# --- writing -----------------------------------------------------------------------------------------------------
+def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> None:
+    """Write ``model`` in our format (atomically: temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT_TAG,
+        "model_name": model_name,
+        "num_classes": int(model.num_classes),
+        "isr": str(model.isr),
+        "state_dict": model.state_dict(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)

@@ -80,7 +80,8 @@ def nb01() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "from edaformer.data import DEMO_CLASSES, ensure_demo_dataset\n"
-            "from edaformer.viz import Segmenter, load_image, prediction_figure, resolve_classes\n\n"
+            "from edaformer.evaluation import Segmenter, load_image, resolve_classes\n"
+            "from edaformer.viz import prediction_figure\n\n"
             + FIND_CKPT
             + "\n\n"
             'root = ensure_demo_dataset(OUT / "data" / "demo", num_train=16, num_val=4)  # the data notebook 02 trains on\n'
@@ -117,7 +118,7 @@ def nb02() -> nbformat.NotebookNode:
         new_code_cell(SETUP),
         new_code_cell(
             "import logging\n\n"
-            "from edaformer.viz.demo import quick_demo_training\n\n"
+            "from edaformer.cli.demo import quick_demo_training\n\n"
             'logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)\n'
             'run = quick_demo_training(OUT / "02_isr_tradeoff", max_steps=20, crop=64, batch_size=4,\n'
             '                          data_dir=OUT / "data")\n'
@@ -135,7 +136,8 @@ def nb02() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "from edaformer.checkpoints import load_model\n"
-            "from edaformer.viz.tradeoff import measure_latency, tradeoff_figure\n\n"
+            "from edaformer.tools.benchmark import measure_latency\n"
+            "from edaformer.viz.tradeoff import tradeoff_figure\n\n"
             'model, info = load_model(run["ckpt_path"])\n'
             'size = [int(v) for v in rows[0]["flops_size"].split("x")]\n'
             'times = measure_latency(model, [r["isr"] for r in rows], size, repeats=5)\n'
@@ -162,8 +164,8 @@ def nb03() -> nbformat.NotebookNode:
         ),
         new_code_cell(SETUP),
         new_code_cell(
-            "from edaformer.viz import Segmenter, load_image\n"
-            "from edaformer.viz.demo import quick_demo_training\n\n"
+            "from edaformer.evaluation import Segmenter, load_image\n"
+            "from edaformer.cli.demo import quick_demo_training\n\n"
             + FIND_CKPT
             + "\n\n"
             "ckpt = demo_checkpoint()\n"
@@ -175,7 +177,8 @@ def nb03() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "from edaformer.data import ensure_demo_dataset\n"
-            "from edaformer.viz import attention_figure, denormalize, run_with_attention\n\n"
+            "from edaformer.evaluation import denormalize\n"
+            "from edaformer.viz import attention_figure, run_with_attention\n\n"
             'root = ensure_demo_dataset(OUT / "data" / "demo", num_train=16, num_val=4)  # the data notebook 02 trains on\n'
             'image = load_image(sorted((root / "images" / "validation").glob("*.jpg"))[1])\n'
             "images = segmenter.preprocess(image)  # [1, 3, h, w], resized like the test set\n"

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from edaformer.benchmark import (
+from edaformer.models import UnfusedEmbeddingFreeAttention, create_model
+from edaformer.tools.benchmark import (
     ModelSpec,
     PeakMemory,
     Result,
@@ -20,7 +21,6 @@ from edaformer.benchmark import (
     train_call,
     use_unfused_attention,
 )
-from edaformer.models import UnfusedEmbeddingFreeAttention, create_model
 from tests.conftest import load_script
 
 benchmark_main = load_script("benchmark").main

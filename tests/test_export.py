@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from edaformer.checkpoints import save_model
-from edaformer.export import export_program, export_torchscript, min_input_side, onnx_max_abs_diff
 from edaformer.models import create_model
+from edaformer.tools.export import export_program, export_torchscript, min_input_side, onnx_max_abs_diff
 from tests.conftest import load_script
 
 pytest.importorskip("onnxruntime")

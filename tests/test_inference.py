@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from edaformer.inference import InferenceConfig, segment, slide_inference, whole_inference
-from edaformer.metrics import metrics_from_confusion
+from edaformer.evaluation.inference import InferenceConfig, segment, slide_inference, whole_inference
+from edaformer.evaluation.metrics import metrics_from_confusion
 
 
 class PixelModel(nn.Module):

@@ -18,7 +18,26 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+def config_dir() -> Path:
+    """The Hydra config tree: the package ``edaformer.conf`` (the repository's ``conf/``, mapped into the package
+    at build time), found from any directory once the package is installed (wheel or editable).
+
+    A source checkout used without installing (only ``sys.path`` pointing at it) has no ``edaformer.conf``; then
+    the checkout's own ``conf/`` is used.
+    """
+    try:
+        from importlib.resources import files
+
+        return Path(str(files("edaformer.conf")))
+    except ModuleNotFoundError:
+        checkout = Path(__file__).resolve().parents[2] / "conf"
+        if checkout.is_dir():
+            return checkout
+        raise
+
+
+CONF_DIR = config_dir()
 GROUPS = ("model", "data", "isr", "trainer", "logger", "callbacks", "paths", "experiment", "recipe")
 
 log = logging.getLogger("edaformer")

@@ -3,7 +3,7 @@
 from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
 from .classification import ClassificationModule
 from .mixup import MixupCutmix
-from .segmentation import SegmentationModule, load_pretrained_encoder
+from .segmentation import SegmentationModule
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -12,5 +12,4 @@ __all__ = [
     "MixupCutmix",
     "RestoreRNGState",
     "SegmentationModule",
-    "load_pretrained_encoder",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,37 +12,12 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from ..inference import InferenceConfig, segment
-from ..metrics import SegmentationMetrics, metrics_from_confusion
-from ..models import ISRSetting, load_official_checkpoint, read_checkpoint
-from ..models.official import load_checkpoint_file
+from ..checkpoints import load_encoder_weights
+from ..evaluation.inference import InferenceConfig, segment
+from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
+from ..models import ISRSetting
 from ..optim import build_optimizer, param_groups, segmentation_rules
 from .utils import parse_isr, plain
-
-
-def load_pretrained_encoder(encoder: nn.Module, path: str | os.PathLike) -> str:
-    """Load ImageNet-pretrained EFT weights into ``encoder`` strictly and return a one-line report.
-
-    Accepts the authors' / PVT-layout files (``patch_embed1.*``, ``block1.0.*``; the classifier ``head.*`` is
-    dropped) and our own ``ClassificationModule`` checkpoints (``net.encoder.*``). Every encoder tensor must be
-    filled and every checkpoint tensor used (apart from the classifier head), else an error lists the keys.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"pretrained weights not found: {path}")
-    obj = load_checkpoint_file(path)
-    state = obj.get("state_dict") if isinstance(obj, Mapping) else None
-    if isinstance(state, Mapping) and any(k.startswith("net.encoder.") for k in state):
-        enc = {k[len("net.encoder.") :]: v for k, v in state.items() if k.startswith("net.encoder.")}
-        encoder.load_state_dict(enc, strict=True)
-        return f"loaded {len(enc)} encoder tensors from {path} (Lightning classification checkpoint)"
-    tensors = read_checkpoint(obj)
-    classifier = sorted(k for k in tensors if k.startswith("head."))  # the ImageNet classifier, unused here
-    dropped = classifier + load_official_checkpoint(
-        encoder, {k: v for k, v in tensors.items() if k not in classifier}
-    )
-    n = len(encoder.state_dict())
-    extra = f"; dropped {len(dropped)} unused: {', '.join(dropped)}" if dropped else ""
-    return f"loaded {n} encoder tensors from {path} (authors' layout){extra}"
 
 
 class SegmentationModule(L.LightningModule):
@@ -58,7 +32,7 @@ class SegmentationModule(L.LightningModule):
         class_names: names for the per-class table (default ``"0" .. "K-1"``).
         ignore_index: label value excluded from loss and metrics.
         head_lr_mult: learning-rate multiplier of the decode head (the authors' ×10).
-        inference: :class:`~edaformer.inference.InferenceConfig` fields for validation/test (mode, crop, TTA).
+        inference: :class:`~edaformer.evaluation.InferenceConfig` fields for validation/test (mode, crop, TTA).
         isr: ISR setting for validation/test (``None`` keeps the training ratios). Training always uses the
             network's training ratios; the setting is applied at validation start and undone at its end.
         pretrained: ImageNet-pretrained EFT weights for the encoder, loaded once in ``setup("fit")`` (before a
@@ -110,7 +84,7 @@ class SegmentationModule(L.LightningModule):
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.pretrained and not self._pretrained_loaded:
-            rank_zero_info(load_pretrained_encoder(self.net.encoder, self.hparams.pretrained))
+            rank_zero_info(load_encoder_weights(self.net.encoder, self.hparams.pretrained))
             self._pretrained_loaded = True
 
     def configure_optimizers(self) -> dict[str, Any]:

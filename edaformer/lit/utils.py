@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
 from ..models import ISRSetting
 
 
 def plain(value: Any) -> Any:
-    """OmegaConf containers → dicts/lists, tuples → lists, recursively; so hyper-parameters stay loadable with
-    ``torch.load(weights_only=True)`` (no OmegaConf objects inside checkpoints)."""
-    if isinstance(value, DictConfig | ListConfig):
-        value = OmegaConf.to_container(value, resolve=True)
+    """Mappings → dicts, sequences → lists (strings aside), recursively; so hyper-parameters stay loadable with
+    ``torch.load(weights_only=True)``. Config containers (OmegaConf's are a ``Mapping`` / ``Sequence``) are read
+    through their public interface, which resolves interpolations; no config library is imported here."""
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):

@@ -21,9 +21,6 @@ from .official import (
     CheckpointMismatchError,
     convert_official_state_dict,
     infer_official_model,
-    load_checkpoint_file,
-    load_official_checkpoint,
-    read_checkpoint,
     to_official_state_dict,
 )
 from .segmentor import EDAFormer, edaformer_b, edaformer_t
@@ -69,8 +66,5 @@ __all__ = [
     "eft_encoder",
     "eft_t",
     "infer_official_model",
-    "load_checkpoint_file",
-    "load_official_checkpoint",
-    "read_checkpoint",
     "to_official_state_dict",
 ]

@@ -1,16 +1,15 @@
-"""Import of the authors' (MMSegmentation 0.13) checkpoints: key mapping as data, strict both ways.
+"""The authors' (MMSegmentation 0.13) checkpoint layout: key mapping as data, strict both ways.
 
 Official segmentation checkpoints hold ``{"state_dict": {...}, "meta": ...}`` with keys ``backbone.*`` and
-``decode_head.*`` (layout: ``shared/refs/official_keys_edaformer_{t,b}.json``). ImageNet-pretrained encoder files
-in the PVT style have the same backbone keys without the prefix, plus ``head.*`` for the classifier.
+``decode_head.*`` (the full list, with shapes, is ``tests/refs/official_keys_edaformer_{t,b}.json``).
+ImageNet-pretrained encoder files in the PVT style have the same backbone keys without the prefix, plus ``head.*``
+for the classifier. Reading files is :mod:`edaformer.checkpoints`' job; this module only renames tensors.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -125,60 +124,7 @@ def ours_to_official(key: str) -> str | None:
     return None
 
 
-# --- loading ---------------------------------------------------------------------------------------------------------
-def _numpy_safe_globals() -> list:
-    """NumPy scalars and arrays that MMCV-era checkpoints may keep in their ``meta`` (counters, palettes).
-
-    They carry plain numbers, not code, so they are safe to allow in the ``weights_only`` unpickler.
-    """
-    try:
-        import numpy as np
-    except ImportError:  # numpy is optional for the model package
-        return []
-    core = getattr(np, "_core", None) or np.core
-    dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
-    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
-
-
-def load_checkpoint_file(path: str | os.PathLike) -> object:
-    """``torch.load(path, weights_only=True)`` on CPU, with errors that name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors name the offending global
-        raise ValueError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {err}") from err
-
-
-def read_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, object]) -> dict[str, torch.Tensor]:
-    """The tensor dict of a checkpoint file or of an already loaded checkpoint object.
-
-    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` containers and a DDP ``module.`` prefix.
-    """
-    if isinstance(path_or_state_dict, Mapping):
-        obj: object = path_or_state_dict
-        source = "<state dict>"
-    else:
-        obj = load_checkpoint_file(path_or_state_dict)
-        source = str(path_or_state_dict)
-    if isinstance(obj, Mapping):
-        for container in ("state_dict", "model"):
-            if isinstance(obj.get(container), Mapping):
-                obj = obj[container]
-                break
-    if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(f"{source}: expected a state dict (a mapping of tensor names to tensors)")
-    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise ValueError(f"{source}: entries that are not tensors: {bad[:10]}")
-    tensors = dict(obj)
-    if all(k.startswith("module.") for k in tensors):
-        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
-    return tensors
-
-
+# --- conversion ------------------------------------------------------------------------------------------------
 def convert_official_state_dict(
     official: Mapping[str, torch.Tensor], model: nn.Module
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -234,19 +180,6 @@ def convert_official_state_dict(
             f"checkpoint does not fit {type(model).__name__}:\n  " + "\n  ".join(problems)
         )
     return converted, dropped
-
-
-def load_official_checkpoint(
-    model: nn.Module, path_or_state_dict: str | os.PathLike | Mapping[str, torch.Tensor]
-) -> list[str]:
-    """Load an authors' checkpoint (file or state dict) into ``model`` strictly; returns the dropped unused keys.
-
-    Every official tensor must land in the model (except the head's unused ``conv_seg``, which is dropped and
-    returned), every model tensor must be filled and shapes must match, else :class:`CheckpointMismatchError`.
-    """
-    converted, dropped = convert_official_state_dict(read_checkpoint(path_or_state_dict), model)
-    model.load_state_dict(converted, strict=True)
-    return dropped
 
 
 def to_official_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

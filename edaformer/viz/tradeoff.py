@@ -15,11 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from ..models import ISR_PRESETS, ISRSetting
+from ..models import ISR_PRESETS
 from ..paper import BENCHMARKS, PAPER_GFLOPS
 
 RESULT_FILES = ("results.json", "isr_results.json")
@@ -80,42 +78,6 @@ def benchmark_of(row: Mapping[str, Any]) -> str | None:
         return None
     bench = BENCHMARKS[dataset]
     return dataset if row.get("flops_size") in (None, f"{bench.height}x{bench.width}") else None
-
-
-@torch.no_grad()
-def measure_latency(
-    model: nn.Module,
-    settings: Sequence[str | ISRSetting],
-    size: Sequence[int],
-    repeats: int = 10,
-    warmup: int = 2,
-    device: str | torch.device = "cpu",
-) -> dict[str, float]:
-    """Median milliseconds of one forward pass (batch 1, ``size = (H, W)``) under each ISR setting.
-
-    Settings are timed interleaved (:func:`edaformer.benchmark.time_interleaved`), so load from other processes
-    spreads over all of them. The model's own setting is restored afterwards.
-    """
-    from ..benchmark import time_interleaved
-
-    device = torch.device(device)
-    model = model.to(device).eval()
-    images = torch.randn(1, 3, int(size[0]), int(size[1]), device=device)
-    previous = model.isr
-
-    def call(setting: ISRSetting):
-        def run() -> None:
-            model.set_isr(setting)
-            model(images)
-
-        return run
-
-    parsed = {str(s): s if isinstance(s, ISRSetting) else ISRSetting.parse(s) for s in settings}
-    try:
-        times = time_interleaved({k: call(s) for k, s in parsed.items()}, repeats, warmup, device)
-    finally:
-        model.set_isr(previous)
-    return {k: 1e3 * sorted(t)[len(t) // 2] for k, t in times.items()}
 
 
 def _label(row: Mapping[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edaformer.lit import load_pretrained_encoder
+from edaformer.checkpoints import load_encoder_weights
 from edaformer.models import create_model, to_official_state_dict
 
 
@@ -21,7 +21,7 @@ def test_pretrained_from_authors_layout(tmp_path):
     path = tmp_path / "eft_t_imagenet.pth"
     torch.save({"state_dict": official}, path)
     target = create_model("edaformer_t", num_classes=6)
-    report = load_pretrained_encoder(target.encoder, path)
+    report = load_encoder_weights(target.encoder, path)
     assert "dropped 2 unused: head.bias, head.weight" in report  # the ImageNet classifier head
     for key, value in seg.encoder.state_dict().items():
         torch.testing.assert_close(target.encoder.state_dict()[key], value)
@@ -32,7 +32,7 @@ def test_pretrained_from_our_classification_checkpoint(tmp_path):
     path = tmp_path / "eft.ckpt"
     torch.save({"state_dict": {f"net.{k}": v for k, v in cls.state_dict().items()}}, path)
     target = create_model("edaformer_t", num_classes=6)
-    assert "Lightning classification checkpoint" in load_pretrained_encoder(target.encoder, path)
+    assert "Lightning classification checkpoint" in load_encoder_weights(target.encoder, path)
     torch.testing.assert_close(target.encoder.state_dict(), cls.encoder.state_dict())
 
 
@@ -41,6 +41,6 @@ def test_pretrained_mismatch_and_missing_file(tmp_path):
     path = tmp_path / "b.ckpt"
     torch.save({"state_dict": {f"net.{k}": v for k, v in b.state_dict().items()}}, path)
     with pytest.raises(RuntimeError):
-        load_pretrained_encoder(create_model("edaformer_t", num_classes=6).encoder, path)
+        load_encoder_weights(create_model("edaformer_t", num_classes=6).encoder, path)
     with pytest.raises(FileNotFoundError, match="pretrained weights not found"):
-        load_pretrained_encoder(create_model("edaformer_t", num_classes=6).encoder, tmp_path / "nope.pth")
+        load_encoder_weights(create_model("edaformer_t", num_classes=6).encoder, tmp_path / "nope.pth")

@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from edaformer.checkpoints import load_model
-from edaformer.models import (
-    CheckpointMismatchError,
-    create_model,
-    load_official_checkpoint,
-    to_official_state_dict,
-)
+from edaformer.checkpoints import load_model, load_official_checkpoint
+from edaformer.models import CheckpointMismatchError, create_model, to_official_state_dict
 from edaformer.models.official import official_to_ours, ours_to_official
 from tests.conftest import REPO, official_layout, random_official_state_dict
 from tests.models.reference_official import official_forward

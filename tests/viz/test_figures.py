@@ -4,8 +4,10 @@ import numpy as np
 import torch
 
 from edaformer.data.classes import default_palette
-from edaformer.viz import attention_figure, denormalize, normalize, prediction_figure, run_with_attention
-from edaformer.viz.tradeoff import measure_latency, tradeoff_figure
+from edaformer.evaluation import denormalize, normalize
+from edaformer.tools.benchmark import measure_latency
+from edaformer.viz import attention_figure, prediction_figure, run_with_attention
+from edaformer.viz.tradeoff import tradeoff_figure
 
 from .conftest import NUM_CLASSES, random_image
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edaformer.viz import ImageInputError, denormalize, find_images, load_image, normalize
+from edaformer.evaluation import ImageInputError, denormalize, find_images, load_image, normalize
 
 
 def test_exif_orientation_is_applied(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edaformer.data.demo import DEMO_CLASSES, DEMO_PALETTE
-from edaformer.viz import Segmenter, resolve_classes
+from edaformer.evaluation import Segmenter, resolve_classes
 
 from .conftest import NUM_CLASSES, random_image
 

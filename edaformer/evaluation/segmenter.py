@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +20,9 @@ from ..checkpoints import CheckpointInfo, load_model
 from ..data.classes import default_palette, load_classes
 from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
 from ..data.transforms import AlignedResize
-from ..inference import InferenceConfig, segment
 from ..models import ISRSetting
-from ..models.official import load_checkpoint_file
 from .images import normalize
+from .inference import InferenceConfig, segment
 
 Color = tuple[int, int, int]
 
@@ -100,14 +99,6 @@ def resolve_classes(
     return ClassMeta([str(n) for n in names], [tuple(int(c) for c in p) for p in colors], dataset)
 
 
-def checkpoint_class_names(path: str | os.PathLike) -> list[str] | None:
-    """Class names stored in a Lightning checkpoint's hyper-parameters, if any."""
-    obj = load_checkpoint_file(path)
-    hparams = obj.get("hyper_parameters") if isinstance(obj, Mapping) else None
-    names = hparams.get("class_names") if isinstance(hparams, Mapping) else None
-    return [str(n) for n in names] if names else None
-
-
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` → CUDA if available, else CPU; anything else is passed to :class:`torch.device`."""
     if str(device) == "auto":
@@ -154,8 +145,8 @@ class Segmenter:
         model, info = load_model(path)
         if isr is not None:
             model.set_isr(isr)
-        if class_names is None and info.kind == "lightning":
-            class_names = checkpoint_class_names(path)
+        if class_names is None and info.class_names:
+            class_names = list(info.class_names)
         classes = resolve_classes(info.num_classes, dataset, class_names, palette)
         return cls.build(model, classes, device, test_scale, **inference), info
 
@@ -228,45 +219,3 @@ class Segmenter:
         """Train-id label map ``[H, W]`` (``uint8``; ``uint16`` beyond 255 classes) at the image's resolution."""
         label = self.scores(image).argmax(0).cpu().numpy()
         return label.astype(np.uint8 if self.classes.num_classes <= 255 else np.uint16)
-
-
-def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
-    """:meth:`Segmenter.from_checkpoint` driven by a ``conf/predict.yaml``-style config (scripts share it).
-
-    Reads ``ckpt_path``, ``isr`` (``{encoder, decoder}`` or null), ``data`` (a DataModule config or null: its
-    ``class_names``, ``palette`` and ``test_scale`` win), ``data_choice`` (its option name), ``dataset``,
-    ``test_scale``, ``mode``, ``crop_size``, ``stride``, ``scales``, ``flip`` and ``device``.
-    """
-    isr = None
-    if cfg.get("isr") is not None:
-        decoder = cfg["isr"].get("decoder")
-        isr = ISRSetting(tuple(cfg["isr"]["encoder"]), None if decoder is None else tuple(decoder))
-    dataset, names, palette, test_scale = (
-        cfg.get("dataset", "auto"),
-        None,
-        None,
-        cfg.get("test_scale", "auto"),
-    )
-    if cfg.get("data") is not None:
-        from hydra.utils import instantiate
-
-        dm = instantiate(cfg["data"])
-        choice = cfg.get("data_choice")
-        dataset = choice if choice in DATASET_INFERENCE else None
-        names, palette = dm.class_names, dm.palette
-        if test_scale == "auto":
-            test_scale = tuple(dm.test_scale)
-    return Segmenter.from_checkpoint(
-        cfg["ckpt_path"],
-        isr=isr,
-        dataset=None if dataset == "none" else dataset,
-        class_names=names,
-        palette=palette,
-        device=cfg.get("device", "auto"),
-        test_scale=test_scale,
-        mode=cfg.get("mode", "auto"),
-        crop_size=tuple(cfg.get("crop_size", (1024, 1024))),
-        stride=tuple(cfg.get("stride", (768, 768))),
-        scales=tuple(cfg.get("scales", (1.0,))),
-        flip=bool(cfg.get("flip", False)),
-    )

@@ -31,8 +31,8 @@ def quick_demo_training(
     """
     from hydra import compose, initialize_config_dir
 
-    from ..cli.train import train
-    from ..cli.utils import CONF_DIR
+    from .train import train
+    from .utils import CONF_DIR
 
     out = Path(output_dir).resolve()
     data = Path(data_dir).resolve() if data_dir is not None else out / "data"

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention, create_model
+from ..models import EmbeddingFreeAttention, ISRSetting, UnfusedEmbeddingFreeAttention, create_model
 
 Precision = Literal["fp32", "bf16", "fp16"]
 MemoryFormat = Literal["contiguous", "channels_last"]
@@ -529,7 +529,7 @@ def model_specs(config: BenchmarkConfig) -> list[ModelSpec]:
 def _gflops(spec: ModelSpec, num_classes: int, size: tuple[int, int], batch: int) -> float | None:
     if spec.is_baseline:
         return None
-    from .complexity import count_flops
+    from ..complexity import count_flops
 
     model = create_model(spec.name, num_classes=num_classes)
     if spec.isr is not None:
@@ -594,3 +594,37 @@ def run_benchmark(config: BenchmarkConfig, log: Callable[[str], None] = print) -
                     results.extend(group.values())
                     del calls
     return results
+
+
+@torch.no_grad()
+def measure_latency(
+    model: nn.Module,
+    settings: Sequence[str | ISRSetting],
+    size: Sequence[int],
+    repeats: int = 10,
+    warmup: int = 2,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """Median milliseconds of one forward pass (batch 1, ``size = (H, W)``) under each ISR setting.
+
+    Settings are timed interleaved (:func:`time_interleaved`), so load from other processes
+    spreads over all of them. The model's own setting is restored afterwards.
+    """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    images = torch.randn(1, 3, int(size[0]), int(size[1]), device=device)
+    previous = model.isr
+
+    def call(setting: ISRSetting):
+        def run() -> None:
+            model.set_isr(setting)
+            model(images)
+
+        return run
+
+    parsed = {str(s): s if isinstance(s, ISRSetting) else ISRSetting.parse(s) for s in settings}
+    try:
+        times = time_interleaved({k: call(s) for k, s in parsed.items()}, repeats, warmup, device)
+    finally:
+        model.set_isr(previous)
+    return {k: 1e3 * sorted(t)[len(t) // 2] for k, t in times.items()}

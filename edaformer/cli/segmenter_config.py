@@ -1,0 +1,52 @@
+"""Build a :class:`~edaformer.evaluation.Segmenter` from a ``conf/predict.yaml``-style config (predict and
+visualize-attention share it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.utils import instantiate
+
+from ..checkpoints import CheckpointInfo
+from ..evaluation.segmenter import DATASET_INFERENCE, Segmenter
+from ..models import ISRSetting
+
+
+def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
+    """:meth:`Segmenter.from_checkpoint` driven by a ``conf/predict.yaml``-style config (scripts share it).
+
+    Reads ``ckpt_path``, ``isr`` (``{encoder, decoder}`` or null), ``data`` (a DataModule config or null: its
+    ``class_names``, ``palette`` and ``test_scale`` win), ``data_choice`` (its option name), ``dataset``,
+    ``test_scale``, ``mode``, ``crop_size``, ``stride``, ``scales``, ``flip`` and ``device``.
+    """
+    isr = None
+    if cfg.get("isr") is not None:
+        decoder = cfg["isr"].get("decoder")
+        isr = ISRSetting(tuple(cfg["isr"]["encoder"]), None if decoder is None else tuple(decoder))
+    dataset, names, palette, test_scale = (
+        cfg.get("dataset", "auto"),
+        None,
+        None,
+        cfg.get("test_scale", "auto"),
+    )
+    if cfg.get("data") is not None:
+        dm = instantiate(cfg["data"])
+        choice = cfg.get("data_choice")
+        dataset = choice if choice in DATASET_INFERENCE else None
+        names, palette = dm.class_names, dm.palette
+        if test_scale == "auto":
+            test_scale = tuple(dm.test_scale)
+    return Segmenter.from_checkpoint(
+        cfg["ckpt_path"],
+        isr=isr,
+        dataset=None if dataset == "none" else dataset,
+        class_names=names,
+        palette=palette,
+        device=cfg.get("device", "auto"),
+        test_scale=test_scale,
+        mode=cfg.get("mode", "auto"),
+        crop_size=tuple(cfg.get("crop_size", (1024, 1024))),
+        stride=tuple(cfg.get("stride", (768, 768))),
+        scales=tuple(cfg.get("scales", (1.0,))),
+        flip=bool(cfg.get("flip", False)),
+    )

@@ -1,0 +1,31 @@
+"""Applying a trained segmentor: inference modes (whole, sliding window, multi-scale + flip), metrics from a
+confusion matrix, user images in and out, and :class:`Segmenter` (a model plus its test recipe and classes).
+
+Plain PyTorch and NumPy; depends on :mod:`edaformer.models`, :mod:`edaformer.checkpoints` and the test-time
+geometry and class metadata of :mod:`edaformer.data`. No Lightning, no Hydra.
+"""
+
+from .images import ImageInputError, denormalize, find_images, load_image, normalize, to_rgb
+from .inference import InferenceConfig, multi_scale_flip_inference, segment, slide_inference, whole_inference
+from .metrics import SegmentationMetrics, metrics_from_confusion
+from .segmenter import ClassMeta, Segmenter, pick_device, resolve_classes
+
+__all__ = [
+    "ClassMeta",
+    "ImageInputError",
+    "InferenceConfig",
+    "SegmentationMetrics",
+    "Segmenter",
+    "denormalize",
+    "find_images",
+    "load_image",
+    "metrics_from_confusion",
+    "multi_scale_flip_inference",
+    "normalize",
+    "pick_device",
+    "resolve_classes",
+    "segment",
+    "slide_inference",
+    "to_rgb",
+    "whole_inference",
+]
