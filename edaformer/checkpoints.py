@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import ISRSetting, create_model
+from .models import create_model
 from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"
@@ -192,7 +192,7 @@ def load_model(
                 f"{source}: weights do not fit {name}: missing {missing}, unexpected {unexpected}"
             )
         if kind == "ours" and obj.get("isr"):
-            model.set_isr(ISRSetting.parse(obj["isr"]))
+            model.set_isr(obj["isr"])
     return model.eval(), CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -15,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from edaformer.cli.train import build_module
 from edaformer.cli.utils import CONF_DIR, UserError, check_group_overrides, group_options
 from edaformer.lit import ClassificationModule, SegmentationModule
+from edaformer.models import ISR_PRESETS, MODELS, ISRSetting, parse_isr
 
 
 def compose_cfg(name: str, overrides: list[str], tmp: Path) -> DictConfig:
@@ -55,8 +58,11 @@ def test_recipe_follows_model_and_data(model, data, via_experiment, tmp_path):
     if mode == "slide":
         assert list(cfg.model.inference.crop_size) == [1024, 1024]
         assert list(cfg.model.inference.stride) == [768, 768]
-    assert cfg.model.net.embed_dim == embed
-    assert cfg.model.net.mlp_ratio == (2.0 if model.endswith("_t") else 1.0)
+    with torch.device("meta"):  # the network the config builds: shapes only
+        net = instantiate(cfg.model.net, num_classes=150)
+    assert net.decode_head.fuse.conv.out_channels == embed
+    fc1 = net.decode_head.levels[0].blocks[0].mix_ffn.fc1  # decoder Mix-FFN ratio: T 2, B 1
+    assert fc1.out_features / fc1.in_features == (2.0 if model.endswith("_t") else 1.0)
     assert cfg.trainer.max_steps == 160_000
     assert cfg.model.scheduler.total_steps == 160_000
     assert cfg.model.scheduler.warmup_steps == 1500 and cfg.model.scheduler.warmup_ratio == 1e-6
@@ -99,16 +105,33 @@ def test_default_is_edaformer_t_on_demo(tmp_path):
 
 @pytest.mark.parametrize("isr", ["train", "dec2x", "paper", "aggressive"])
 def test_isr_presets(isr, tmp_path):
-    from edaformer.models import ISR_PRESETS
-
     cfg = compose_cfg("eval", [f"isr={isr}", "ckpt_path=x"], tmp_path)
-    assert tuple(cfg.model.isr[0]) == ISR_PRESETS[isr].encoder
-    assert tuple(cfg.model.isr[1]) == ISR_PRESETS[isr].decoder
+    assert parse_isr(cfg.model.isr) == ISR_PRESETS[isr]
+    assert tuple(cfg.model.isr.encoder) == ISR_PRESETS[isr].encoder
 
 
 def test_free_isr_values(tmp_path):
     cfg = compose_cfg("eval", ["isr.encoder=[16,8,4,1]", "isr.decoder=[2,2,8]", "ckpt_path=x"], tmp_path)
-    assert list(cfg.model.isr[0]) == [16, 8, 4, 1] and list(cfg.model.isr[1]) == [2, 2, 8]
+    assert parse_isr(cfg.model.isr) == ISRSetting((16, 8, 4, 1), (2, 2, 8))
+
+
+@pytest.mark.parametrize("model", ["edaformer_t", "edaformer_b", "eft_t", "eft_b"])
+def test_model_configs_state_only_what_differs_from_the_factory(model, tmp_path):
+    cfg = compose_cfg("train", [f"model={model}", "model.num_classes=7"], tmp_path)
+    factory = MODELS[model]
+    defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()}
+    restated = {k: v for k, v in cfg.model.net.items() if k in defaults and v == defaults[k]}
+    assert restated == {}
+    with torch.device("meta"):
+        net = instantiate(cfg.model.net)
+    assert net.num_classes == 7
+
+
+def test_b_configs_reuse_the_t_configs(tmp_path):
+    for t, b in [("edaformer_t", "edaformer_b"), ("eft_t", "eft_b")]:
+        ct = OmegaConf.to_container(compose_cfg("train", [f"model={t}"], tmp_path).model, resolve=False)
+        cb = OmegaConf.to_container(compose_cfg("train", [f"model={b}"], tmp_path).model, resolve=False)
+        assert cb == {**ct, "model_name": b}
 
 
 @pytest.mark.parametrize("trainer", ["default", "cpu", "gpu", "ddp", "ddp_cpu"])

@@ -15,7 +15,7 @@ import sys
 import torch
 
 from ..complexity import count_flops, count_params
-from ..models import ISR_PRESETS, MODELS, ISRSetting, create_model
+from ..models import ISR_PRESETS, MODELS, create_model
 from ..paper import BENCHMARKS, PAPER_GFLOPS, PAPER_PARAMS, within_tolerance
 
 
@@ -92,12 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
 
     try:
-        setting = ISRSetting.parse(args.isr)
         model = build(args.model, args.num_classes)
-        if args.model.startswith("eft_"):
-            model.set_isr(encoder=setting.encoder)
-        else:
-            model.set_isr(setting)
+        model.set_isr(args.isr)
     except ValueError as err:
         parser.error(str(err))
     gflops = count_flops(model, (3, *args.size))

@@ -12,9 +12,11 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from ..checkpoints import load_model
 from .evaluate import evaluate_setting, save_rows, summary_table
@@ -47,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             f"{ckpt} predicts {info.num_classes} classes but data {cfg.data._target_} has {dm.num_classes}"
         )
     with open_dict(cfg):
-        own = OmegaConf.load(CONF_DIR / "model" / f"{info.model_name}.yaml")
+        own = _model_config(info.model_name)
         if own._target_ != cfg.model._target_:  # e.g. a classifier checkpoint: use its own module settings
             cfg.model = own
         cfg.model.model_name = info.model_name
@@ -65,8 +67,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for lg in loggers:
         lg.log_hyperparams(config)
     dm.setup("validate")
-    isr = [list(cfg.isr.encoder), list(cfg.isr.decoder) if cfg.isr.get("decoder") is not None else None]
-    row = evaluate_setting(trainer, module, dm.val_dataloader(), isr, cfg.flops_size)
+    row = evaluate_setting(trainer, module, dm.val_dataloader(), cfg.isr, cfg.flops_size)
     row.update(ckpt=ckpt, checkpoint_kind=info.kind, model=info.model_name, data=cfg.data._target_)
     for lg in loggers:
         lg.log_metrics({f"eval/{k}": v for k, v in row.items() if isinstance(v, float)})
@@ -87,6 +88,14 @@ def _main(cfg: DictConfig) -> None:
 def main() -> None:
     """Entry point of ``eval.py``."""
     run_hydra_main(_main)
+
+
+def _model_config(name: str) -> DictConfig:
+    """``conf/model/<name>.yaml`` composed (its defaults list applied), interpolations left for the caller's root."""
+    if GlobalHydra.instance().is_initialized():  # inside the Hydra app
+        return compose(config_name=None, overrides=[f"+model={name}"]).model
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=None, overrides=[f"+model={name}"]).model
 
 
 def _model_given() -> bool:

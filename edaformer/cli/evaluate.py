@@ -11,53 +11,35 @@ from torch.utils.data import DataLoader
 
 from ..complexity import count_flops, count_params
 from ..lit import SegmentationModule
-from ..lit.utils import parse_isr
-from ..models import ISRSetting
-from .utils import isr_name, write_csv, write_json
-
-
-def gflops_at(net: Any, setting: ISRSetting | None, size: Sequence[int]) -> float:
-    """GFLOPs (multiply-accumulates, the paper's convention) of ``net`` under ``setting`` at ``size = (H, W)``."""
-    previous = net.isr
-    try:
-        if setting is not None:
-            _set_isr(net, setting)
-        return count_flops(net, (3, int(size[0]), int(size[1])))
-    finally:
-        net.set_isr(previous)
-
-
-def _set_isr(net: Any, setting: ISRSetting) -> None:
-    if getattr(net, "decode_head", None) is None:
-        net.set_isr(encoder=setting.encoder)
-    else:
-        net.set_isr(setting)
+from ..models import ISRLike, isr_applied
+from .utils import write_csv, write_json
 
 
 def evaluate_setting(
     trainer: L.Trainer,
     module: L.LightningModule,
     dataloader: DataLoader,
-    setting: str | Sequence[Any] | ISRSetting | None,
+    setting: ISRLike,
     flops_size: Sequence[int],
     ckpt_path: str | None = None,
 ) -> dict[str, Any]:
     """Test ``module`` on ``dataloader`` with the ISR ``setting`` applied; returns one result row.
 
+    ``setting`` is any form :func:`~edaformer.models.parse_isr` reads (``None``: the network's current ratios).
     Row: ``setting`` (preset name or ratios), ``isr`` ("e1,e2,e3,e4-d4,d3,d2"), ``params``, ``gflops`` at
     ``flops_size``, and the metrics (``mIoU``/``mAcc``/``aAcc`` in [0, 1] for segmentation, ``top1``/``top5`` for
     classification). Per-class IoUs are kept under ``per_class`` for segmentation.
     """
-    parsed = parse_isr(setting) if setting is not None else module.net.isr
-    if getattr(module.net, "decode_head", None) is None:
-        parsed = ISRSetting(parsed.encoder, None)
-    module.val_isr = parsed
+    applied = module.net.resolve_isr(setting)
+    module.val_isr = applied
     results = trainer.test(module, dataloaders=dataloader, ckpt_path=ckpt_path, verbose=False)
+    with isr_applied(module.net, applied):
+        gflops = count_flops(module.net, (3, int(flops_size[0]), int(flops_size[1])))
     row: dict[str, Any] = {
-        "setting": isr_name(parsed.encoder, parsed.decoder),
-        "isr": str(parsed),
+        "setting": applied.preset or str(applied),
+        "isr": str(applied),
         "params": count_params(module.net),
-        "gflops": round(gflops_at(module.net, parsed, flops_size), 4),
+        "gflops": round(gflops, 4),
         "flops_size": f"{int(flops_size[0])}x{int(flops_size[1])}",
     }
     if isinstance(module, SegmentationModule):

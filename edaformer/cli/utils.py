@@ -159,17 +159,6 @@ def instantiate_callbacks(cfg: DictConfig | None, **extra: dict[str, Any]) -> li
     return callbacks
 
 
-def isr_name(encoder: Sequence[int], decoder: Sequence[int] | None) -> str:
-    """Preset name of a setting, or its ``"e1,e2,e3,e4-d4,d3,d2"`` spelling."""
-    from ..models import ISR_PRESETS, ISRSetting
-
-    setting = ISRSetting(tuple(encoder), None if decoder is None else tuple(decoder))
-    for name, preset in ISR_PRESETS.items():
-        if preset == setting or (setting.decoder is None and preset.encoder == setting.encoder):
-            return name
-    return str(setting)
-
-
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from ..evaluation import ImageInputError, denormalize, load_image
-from ..models import ISR_PRESETS, ISRSetting
+from ..models import ISR_PRESETS, ISRSetting, parse_isr
 from ..viz import attention_figure, run_with_attention
 from .segmenter_config import segmenter_from_config
 from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main
@@ -36,8 +36,7 @@ def _choice(group: str) -> str | None:
 
 
 def _setting_label(setting: ISRSetting) -> str:
-    name = next((n for n, p in ISR_PRESETS.items() if p == setting), None)
-    return f"{name} ({setting})" if name else f"ISR {setting}"
+    return f"{setting.preset} ({setting})" if setting.preset else f"ISR {setting}"
 
 
 def visualize(cfg: DictConfig) -> Path:
@@ -49,6 +48,7 @@ def visualize(cfg: DictConfig) -> Path:
         cfg.isr = None  # the checkpoint's own ratios; the rows set theirs explicitly
         cfg.scales, cfg.flip = [1.0], False
     try:
+        other = parse_isr(compare)
         segmenter, info = segmenter_from_config(cfg)
         image = load_image(cfg.image)
     except (ValueError, KeyError, ImageInputError) as err:
@@ -67,11 +67,8 @@ def visualize(cfg: DictConfig) -> Path:
     point = ((x + 0.5) * w / width - 0.5, (y + 0.5) * h / height - 0.5)  # pixel centres map to pixel centres
     point = (min(max(point[0], 0.0), w - 1e-3), min(max(point[1], 0.0), h - 1e-3))
     settings = [ISR_PRESETS["train"]]
-    if compare is not None:
-        decoder = compare.get("decoder")
-        other = ISRSetting(tuple(compare.encoder), None if decoder is None else tuple(decoder))
-        if other != settings[0]:
-            settings.append(other)
+    if other is not None and other != settings[0]:
+        settings.append(other)
     model = segmenter.model
     runs = [run_with_attention(model, images, point, isr=s) for s in settings]
     fig = attention_figure(

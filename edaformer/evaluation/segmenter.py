@@ -20,7 +20,7 @@ from ..checkpoints import CheckpointInfo, load_model
 from ..data.classes import default_palette, load_classes
 from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
 from ..data.transforms import AlignedResize
-from ..models import ISRSetting
+from ..models import ISRLike
 from .images import normalize
 from .inference import InferenceConfig, segment
 
@@ -129,7 +129,7 @@ class Segmenter:
     def from_checkpoint(
         cls,
         path: str | os.PathLike,
-        isr: str | ISRSetting | None = None,
+        isr: ISRLike = None,
         dataset: str | None = "auto",
         class_names: Sequence[str] | None = None,
         palette: Sequence[Sequence[int]] | None = None,
@@ -140,11 +140,11 @@ class Segmenter:
         """Load any checkpoint :func:`~edaformer.checkpoints.load_model` reads; returns ``(segmenter, info)``.
 
         Class names default to those stored in a Lightning checkpoint, then to :func:`resolve_classes`'s rules;
-        ``isr`` overrides the checkpoint's pooling ratios; ``inference`` goes to :meth:`build`.
+        ``isr`` (any form :func:`~edaformer.models.parse_isr` reads) overrides the checkpoint's pooling ratios;
+        ``inference`` goes to :meth:`build`.
         """
         model, info = load_model(path)
-        if isr is not None:
-            model.set_isr(isr)
+        model.set_isr(isr)  # None: keeps the checkpoint's
         if class_names is None and info.class_names:
             class_names = list(info.class_names)
         classes = resolve_classes(info.num_classes, dataset, class_names, palette)

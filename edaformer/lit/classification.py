@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import lightning as L
@@ -11,10 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..models import ISRSetting
+from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, classification_rules, param_groups
 from .mixup import MixupCutmix
-from .utils import parse_isr, plain
+from .utils import plain
 
 
 class ClassificationModule(L.LightningModule):
@@ -28,7 +29,8 @@ class ClassificationModule(L.LightningModule):
         mixup: :class:`MixupCutmix` arguments (``mixup_alpha``, ``cutmix_alpha``, ``prob``, ``switch_prob``,
             ``label_smoothing``); ``None`` trains with plain label-smoothed cross-entropy.
         label_smoothing: used when ``mixup`` is ``None``.
-        isr: encoder ISR setting for validation/test (e.g. ``"16,8,2,1"`` or a preset, whose decoder part is ignored).
+        isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (e.g. ``"paper"``
+            or ``"16,8,2,1"``; the classifier uses the encoder part).
     """
 
     def __init__(
@@ -41,12 +43,11 @@ class ClassificationModule(L.LightningModule):
         class_names: Sequence[str] | None = None,
         mixup: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.1,
-        isr: str | Sequence[Any] | None = None,
+        isr: ISRLike = None,
     ) -> None:
         super().__init__()
         mixup = plain(mixup)
-        isr_setting = parse_isr(plain(isr))
-        self.val_isr = None if isr_setting is None else ISRSetting(isr_setting.encoder, None)
+        self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
             {
                 "model_name": str(model_name),
@@ -64,7 +65,7 @@ class ClassificationModule(L.LightningModule):
         self.mixup = MixupCutmix(num_classes, **mixup) if mixup else None
         self.top1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.top5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
-        self._train_isr: ISRSetting | None = None
+        self._eval_isr = ExitStack()  # holds isr_applied(net, val_isr) from evaluation start to end
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.optimizer_factory, param_groups(self.net, classification_rules()))
@@ -87,9 +88,7 @@ class ClassificationModule(L.LightningModule):
         return loss
 
     def on_validation_epoch_start(self) -> None:
-        if self.val_isr is not None:
-            self._train_isr = self.net.isr
-            self.net.set_isr(encoder=self.val_isr.encoder)
+        self._eval_isr.enter_context(isr_applied(self.net, self.val_isr))
 
     on_test_epoch_start = on_validation_epoch_start
 
@@ -104,9 +103,7 @@ class ClassificationModule(L.LightningModule):
     test_step = validation_step
 
     def _finish(self, stage: str) -> None:
-        if self._train_isr is not None:
-            self.net.set_isr(encoder=self._train_isr.encoder)
-            self._train_isr = None
+        self._eval_isr.close()
         self.log(f"{stage}/top1", self.top1.compute(), prog_bar=True)
         self.log(f"{stage}/top5", self.top5.compute())
         self.top1.reset()

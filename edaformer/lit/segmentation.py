@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import lightning as L
@@ -15,9 +16,9 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from ..checkpoints import load_encoder_weights
 from ..evaluation.inference import InferenceConfig, segment
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
-from ..models import ISRSetting
+from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, param_groups, segmentation_rules
-from .utils import parse_isr, plain
+from .utils import plain
 
 
 class SegmentationModule(L.LightningModule):
@@ -33,8 +34,9 @@ class SegmentationModule(L.LightningModule):
         ignore_index: label value excluded from loss and metrics.
         head_lr_mult: learning-rate multiplier of the decode head (the authors' ×10).
         inference: :class:`~edaformer.evaluation.InferenceConfig` fields for validation/test (mode, crop, TTA).
-        isr: ISR setting for validation/test (``None`` keeps the training ratios). Training always uses the
-            network's training ratios; the setting is applied at validation start and undone at its end.
+        isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (``None`` keeps
+            the training ratios). Training always uses the network's training ratios; the setting is applied at
+            validation start and undone at its end.
         pretrained: ImageNet-pretrained EFT weights for the encoder, loaded once in ``setup("fit")`` (before a
             resumed checkpoint overwrites them).
     """
@@ -50,7 +52,7 @@ class SegmentationModule(L.LightningModule):
         ignore_index: int = 255,
         head_lr_mult: float = 10.0,
         inference: Mapping[str, Any] | None = None,
-        isr: str | Sequence[Any] | None = None,
+        isr: ISRLike = None,
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
@@ -58,7 +60,7 @@ class SegmentationModule(L.LightningModule):
             raise ValueError(f"net predicts {net.num_classes} classes, but num_classes={num_classes}")
         inference = plain(inference) or {}
         self.inference = InferenceConfig(**inference)
-        self.val_isr = parse_isr(plain(isr))
+        self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
             {
                 "model_name": str(model_name),
@@ -78,7 +80,7 @@ class SegmentationModule(L.LightningModule):
         self.class_names = tuple(class_names) if class_names else tuple(str(k) for k in range(num_classes))
         self.confmat = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False)
         self.metrics: SegmentationMetrics | None = None
-        self._train_isr: ISRSetting | None = None
+        self._eval_isr = ExitStack()  # holds isr_applied(net, val_isr) from evaluation start to end
         self._pretrained_loaded = False
 
     # ------------------------------------------------------------------ set-up
@@ -111,19 +113,9 @@ class SegmentationModule(L.LightningModule):
         return loss
 
     # ------------------------------------------------------------------ evaluation
-    def _apply_eval_isr(self) -> None:
-        if self.val_isr is not None:
-            self._train_isr = self.net.isr
-            self.net.set_isr(self.val_isr)
-
-    def _restore_train_isr(self) -> None:
-        if self._train_isr is not None:
-            self.net.set_isr(self._train_isr)
-            self._train_isr = None
-
     def on_validation_epoch_start(self) -> None:
         self.confmat.reset()
-        self._apply_eval_isr()
+        self._eval_isr.enter_context(isr_applied(self.net, self.val_isr))
 
     on_test_epoch_start = on_validation_epoch_start
 
@@ -142,7 +134,7 @@ class SegmentationModule(L.LightningModule):
     test_step = validation_step
 
     def _finish_evaluation(self, stage: str) -> None:
-        self._restore_train_isr()
+        self._eval_isr.close()
         confmat = self.confmat.compute()
         self.confmat.reset()
         if self.trainer.sanity_checking:

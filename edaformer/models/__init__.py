@@ -3,10 +3,13 @@
 >>> from edaformer.models import create_model
 >>> model = create_model("edaformer_t", num_classes=150)
 >>> model.set_isr("paper")  # encoder (16, 8, 2, 1), decoder (2, 4, 8): same weights, fewer FLOPs
+>>> with isr_applied(model, "aggressive"):  # for one block, then back to "paper"
+...     logits = model(images)
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +19,7 @@ from .classifier import EFTClassifier, eft_b, eft_t
 from .decoder import EDAFormerHead
 from .efa import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention
 from .eft import EFTBlock, EFTEncoder, eft_encoder
-from .isr import ISR_PRESETS, ISRSetting
+from .isr import ISR_PRESETS, ISRLike, ISRSetting, isr_applied, parse_isr
 from .official import (
     CheckpointMismatchError,
     convert_official_state_dict,
@@ -33,17 +36,25 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def create_model(name: str, num_classes: int | None = None, **overrides: Any) -> nn.Module:
+def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.Module:
     """Build a model by name (``edaformer_t``, ``edaformer_b``, ``eft_t``, ``eft_b``).
 
-    ``num_classes`` defaults to 150 for segmentors and 1000 for classifiers; ``overrides`` go to the factory
-    (e.g. ``drop_path_rate=0.1``, ``isr="paper"``).
+    ``num_classes`` defaults (``None``) to the factory's: 150 for segmentors, 1000 for classifiers. ``kwargs`` are
+    the factory's keyword arguments (e.g. ``drop_path_rate=0.1``, ``isr="paper"``); an unknown one raises a
+    ``TypeError`` that lists the valid ones.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    factory = MODELS[name]
+    valid = inspect.signature(factory).parameters
+    unknown = [key for key in kwargs if key not in valid]
+    if unknown:
+        raise TypeError(
+            f"{name}() got unexpected keyword argument(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+        )
     if num_classes is not None:
-        overrides["num_classes"] = num_classes
-    return MODELS[name](**overrides)
+        kwargs["num_classes"] = num_classes
+    return factory(**kwargs)
 
 
 __all__ = [
@@ -56,6 +67,7 @@ __all__ = [
     "EFTClassifier",
     "EFTEncoder",
     "EmbeddingFreeAttention",
+    "ISRLike",
     "ISRSetting",
     "UnfusedEmbeddingFreeAttention",
     "convert_official_state_dict",
@@ -66,5 +78,7 @@ __all__ = [
     "eft_encoder",
     "eft_t",
     "infer_official_model",
+    "isr_applied",
+    "parse_isr",
     "to_official_state_dict",
 ]

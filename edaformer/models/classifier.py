@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .eft import EFTEncoder, eft_encoder
-from .isr import ISRMixin, ISRSetting
+from .isr import EFALevel, ISRLike, ISRMixin
 from .layers import init_weights
 
 
@@ -22,6 +22,9 @@ class EFTClassifier(ISRMixin, nn.Module):
         self.head.apply(init_weights)
         self.num_classes = num_classes
 
+    def efa_levels(self) -> tuple[Sequence[EFALevel], Sequence[EFALevel]]:
+        return self.encoder.efa_levels()
+
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled image embedding ``[B, C_4]``."""
         return self.encoder(images)[-1].mean(dim=(2, 3))
@@ -30,18 +33,37 @@ class EFTClassifier(ISRMixin, nn.Module):
         return self.head(self.forward_features(images))
 
 
-def _eft(variant: str, num_classes: int, isr: str | ISRSetting | None, **overrides: Any) -> EFTClassifier:
-    model = EFTClassifier(eft_encoder(variant, **{"drop_path_rate": 0.1, **overrides}), num_classes)
-    if isr is not None:
-        model.set_isr(encoder=ISRSetting.parse(isr).encoder if isinstance(isr, str) else isr.encoder)
-    return model
+def _eft(
+    variant: str, *, num_classes: int, isr: ISRLike, drop_path_rate: float, in_chans: int
+) -> EFTClassifier:
+    encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans, isr=isr)
+    return EFTClassifier(encoder, num_classes)
 
 
-def eft_t(num_classes: int = 1000, isr: str | ISRSetting | None = None, **overrides: Any) -> EFTClassifier:
-    """EFT-T ImageNet classifier (3.68 M params at 1000 classes). ``overrides`` go to :class:`EFTEncoder`."""
-    return _eft("t", num_classes, isr, **overrides)
+def eft_t(
+    num_classes: int = 1000,
+    *,
+    isr: ISRLike = None,
+    drop_path_rate: float = 0.1,
+    in_chans: int = 3,
+) -> EFTClassifier:
+    """EFT-T ImageNet classifier (3.68 M params at 1000 classes).
+
+    Args:
+        num_classes: output classes (0: no head, :meth:`EFTClassifier.forward` returns the pooled features).
+        isr: inference pooling setting applied right away; the encoder part of a full setting is used.
+        drop_path_rate: stochastic depth of the last block (rising linearly from 0 over the blocks).
+        in_chans: input image channels.
+    """
+    return _eft("t", **locals())  # locals() here: exactly the arguments above
 
 
-def eft_b(num_classes: int = 1000, isr: str | ISRSetting | None = None, **overrides: Any) -> EFTClassifier:
-    """EFT-B ImageNet classifier (25.37 M params at 1000 classes)."""
-    return _eft("b", num_classes, isr, **overrides)
+def eft_b(
+    num_classes: int = 1000,
+    *,
+    isr: ISRLike = None,
+    drop_path_rate: float = 0.1,
+    in_chans: int = 3,
+) -> EFTClassifier:
+    """EFT-B ImageNet classifier (25.37 M params at 1000 classes). Arguments as :func:`eft_t`."""
+    return _eft("b", **locals())

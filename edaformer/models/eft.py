@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .efa import EmbeddingFreeAttention
-from .isr import TRAIN_ENCODER_RATIOS, validate_ratios
+from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, validate_ratios
 from .layers import DropPath, MixFFN, init_weights, map_to_tokens, tokens_to_map
 
 
@@ -60,8 +60,12 @@ class EFTBlock(nn.Module):
         return x + self.drop_path(self.mix_ffn(self.norm2(x), hw))
 
 
-class EFTStage(nn.Module):
-    """Patch embedding → ``depth`` EFT blocks → LayerNorm(eps 1e-6); returns the map ``[B, C, H', W']``."""
+class EFTStage(EFALevel):
+    """Patch embedding → ``depth`` EFT blocks → LayerNorm(eps 1e-6); returns the map ``[B, C, H', W']``.
+
+    Stage 0 embeds with kernel 7, stride 4, the later ones with kernel 3, stride 2; ``reduction`` is the stride of
+    the output map relative to the input image (``in_reduction``, the stride of the stage's input, × 4 or 2).
+    """
 
     def __init__(
         self,
@@ -72,14 +76,17 @@ class EFTStage(nn.Module):
         pool_ratio: int,
         mlp_ratio: float,
         drop_paths: Sequence[float],
-        first: bool,
+        stage: int,
+        in_reduction: int,
     ) -> None:
         super().__init__()
-        self.patch_embed = OverlapPatchEmbed(in_chans, dim, 7 if first else 3, 4 if first else 2)
+        kernel, stride = (7, 4) if stage == 0 else (3, 2)
+        self.patch_embed = OverlapPatchEmbed(in_chans, dim, kernel, stride)
         self.blocks = nn.ModuleList(
             EFTBlock(dim, num_heads, pool_ratio, mlp_ratio, drop_path=dp) for dp in drop_paths
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.stage, self.reduction = stage, in_reduction * stride
         assert len(self.blocks) == depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,16 +95,13 @@ class EFTStage(nn.Module):
             x = block(x, hw)
         return tokens_to_map(self.norm(x), hw)  # (B, C, H', W')
 
-    def set_pool_ratio(self, ratio: int) -> None:
-        for block in self.blocks:
-            block.attn.pool_ratio = ratio
 
-
-class EFTEncoder(nn.Module):
+class EFTEncoder(ISRMixin, nn.Module):
     """Embedding-Free Transformer encoder.
 
     ``forward(images[B, 3, H, W])`` returns the four stage maps ``[B, C_i, H_i, W_i]`` at strides 4, 8, 16, 32
-    (``H_1 = ⌈H/4⌉``, each later stage halves with ceiling). Stage descriptions are in :attr:`feature_info`.
+    (``H_1 = ⌈H/4⌉``, each later stage halves with ceiling). :attr:`feature_info` describes them (``num_chs``,
+    ``reduction`` = stride, ``module``); heads read their input channels and strides from there.
 
     Args:
         dims: channels per stage ``C_1..C_4``.
@@ -135,13 +139,15 @@ class EFTEncoder(nn.Module):
                     pool_ratios[i],
                     mlp_ratio,
                     rates[start : start + depth],
-                    first=i == 0,
+                    stage=i,
+                    in_reduction=self.stages[-1].reduction if i else 1,
                 )
             )
             start += depth
         self.dims = tuple(dims)
         self.feature_info = [
-            {"num_chs": dim, "reduction": 4 * 2**i, "module": f"stages.{i}"} for i, dim in enumerate(dims)
+            {"num_chs": dim, "reduction": stage.reduction, "module": f"stages.{i}"}
+            for i, (dim, stage) in enumerate(zip(dims, self.stages))
         ]
         self.apply(init_weights)
 
@@ -152,25 +158,35 @@ class EFTEncoder(nn.Module):
             features.append(x)
         return features
 
-    @property
-    def isr(self) -> tuple[int, ...]:
-        """Current pooling ratios of the four stages."""
-        return tuple(stage.blocks[0].attn.pool_ratio for stage in self.stages)
-
-    def set_isr(self, encoder: Sequence[int]) -> None:
-        """Set the absolute pooling ratios ``(s1, s2, s3, s4)`` of every EFA layer; no weight changes."""
-        for stage, ratio in zip(self.stages, validate_ratios(encoder, 4, "encoder")):
-            stage.set_pool_ratio(ratio)
+    def efa_levels(self) -> tuple[Sequence[EFALevel], Sequence[EFALevel]]:
+        return tuple(self.stages), ()
 
 
+# Architecture of each variant (not user knobs: the knobs are the keyword arguments of :func:`eft_encoder`).
 EFT_VARIANTS: dict[str, dict[str, Any]] = {
     "t": {"dims": (32, 64, 128, 256), "depths": (2, 2, 10, 2), "mlp_ratio": 3.8},
     "b": {"dims": (64, 128, 256, 512), "depths": (3, 3, 22, 3), "mlp_ratio": 4.0},
 }
 
 
-def eft_encoder(variant: str, **overrides: Any) -> EFTEncoder:
-    """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions; ``overrides`` go to the class."""
+def eft_encoder(
+    variant: str = "t",
+    *,
+    drop_path_rate: float = 0.2,
+    in_chans: int = 3,
+    isr: ISRLike = None,
+) -> EFTEncoder:
+    """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions.
+
+    Args:
+        variant: ``"t"`` or ``"b"``.
+        drop_path_rate: stochastic depth of the last block (rising linearly from 0).
+        in_chans: input image channels.
+        isr: inference pooling setting applied right away (any form :func:`~edaformer.models.parse_isr` reads;
+            the encoder takes the encoder part of a full setting).
+    """
     if variant not in EFT_VARIANTS:
         raise ValueError(f"unknown EFT variant {variant!r}; valid: {', '.join(EFT_VARIANTS)}")
-    return EFTEncoder(**{**EFT_VARIANTS[variant], **overrides})
+    encoder = EFTEncoder(**EFT_VARIANTS[variant], drop_path_rate=drop_path_rate, in_chans=in_chans)
+    encoder.set_isr(isr)  # None: keeps the training ratios
+    return encoder

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
-from .isr import ISRMixin, ISRSetting
+from .isr import EFALevel, ISRLike, ISRMixin
 from .layers import resize
 
 
@@ -28,6 +28,9 @@ class EDAFormer(ISRMixin, nn.Module):
     def num_classes(self) -> int:
         return self.decode_head.num_classes
 
+    def efa_levels(self) -> tuple[Sequence[EFALevel], Sequence[EFALevel]]:
+        return self.encoder.efa_levels()[0], tuple(self.decode_head.levels)
+
     def forward_low_res(self, images: torch.Tensor) -> torch.Tensor:
         """Logits at 1/8 of the input, ``[B, K, ⌈H/8⌉, ⌈W/8⌉]``."""
         return self.decode_head(self.encoder(images))
@@ -40,32 +43,72 @@ class EDAFormer(ISRMixin, nn.Module):
         return resize(self.forward_low_res(images), (images.shape[2], images.shape[3]))
 
 
-MODEL_VARIANTS: dict[str, dict[str, Any]] = {
-    "t": {"embed_dim": 128, "mlp_ratio": 2.0},
-    "b": {"embed_dim": 768, "mlp_ratio": 1.0},
-}
-
-
-def _edaformer(variant: str, num_classes: int, isr: str | ISRSetting | None, **overrides: Any) -> EDAFormer:
-    encoder_keys = {"drop_path_rate", "in_chans"}
-    encoder = eft_encoder(variant, **{k: v for k, v in overrides.items() if k in encoder_keys})
-    head_kwargs = {**MODEL_VARIANTS[variant], **{k: v for k, v in overrides.items() if k not in encoder_keys}}
-    head = EDAFormerHead([info["num_chs"] for info in encoder.feature_info[1:]], num_classes, **head_kwargs)
+def _edaformer(
+    variant: str,
+    *,
+    num_classes: int,
+    isr: ISRLike,
+    drop_path_rate: float,
+    in_chans: int,
+    embed_dim: int,
+    decoder_mlp_ratio: float,
+    decoder_drop_path: float,
+    dropout: float,
+) -> EDAFormer:
+    encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans)
+    head = EDAFormerHead(
+        encoder.feature_info,
+        num_classes,
+        embed_dim=embed_dim,
+        mlp_ratio=decoder_mlp_ratio,
+        drop_path=decoder_drop_path,
+        dropout=dropout,
+    )
     model = EDAFormer(encoder, head)
-    if isr is not None:
-        model.set_isr(isr)
+    model.set_isr(isr)  # None: keeps the training ratios
     return model
 
 
-def edaformer_t(num_classes: int = 150, isr: str | ISRSetting | None = None, **overrides: Any) -> EDAFormer:
+def edaformer_t(
+    num_classes: int = 150,
+    *,
+    isr: ISRLike = None,
+    drop_path_rate: float = 0.2,
+    in_chans: int = 3,
+    embed_dim: int = 128,
+    decoder_mlp_ratio: float = 2.0,
+    decoder_drop_path: float = 0.1,
+    dropout: float = 0.1,
+) -> EDAFormer:
     """EDAFormer-T: EFT-T encoder, decoder Mix-FFN ratio 2, fuse width 128 (4.93 M params at 150 classes).
 
-    ``overrides``: ``drop_path_rate`` (encoder) or any :class:`EDAFormerHead` argument (e.g. ``embed_dim``).
-    ``isr`` sets an inference pooling setting right away (see :meth:`EDAFormer.set_isr`).
+    Args:
+        num_classes: output classes ``K``.
+        isr: inference pooling setting applied right away (any form :func:`~edaformer.models.parse_isr` reads;
+            ``None``: the training ratios). See :meth:`EDAFormer.set_isr`.
+        drop_path_rate: encoder stochastic depth of the last block (rising linearly from 0 over the blocks).
+        in_chans: input image channels.
+        embed_dim: decoder fuse width ``E``.
+        decoder_mlp_ratio: decoder Mix-FFN expansion.
+        decoder_drop_path: stochastic depth of every decoder block.
+        dropout: Dropout2d before the classifier.
     """
-    return _edaformer("t", num_classes, isr, **overrides)
+    return _edaformer("t", **locals())  # locals() here: exactly the arguments above
 
 
-def edaformer_b(num_classes: int = 150, isr: str | ISRSetting | None = None, **overrides: Any) -> EDAFormer:
-    """EDAFormer-B: EFT-B encoder, decoder Mix-FFN ratio 1, fuse width 768 (29.44 M params at 150 classes)."""
-    return _edaformer("b", num_classes, isr, **overrides)
+def edaformer_b(
+    num_classes: int = 150,
+    *,
+    isr: ISRLike = None,
+    drop_path_rate: float = 0.2,
+    in_chans: int = 3,
+    embed_dim: int = 768,
+    decoder_mlp_ratio: float = 1.0,
+    decoder_drop_path: float = 0.1,
+    dropout: float = 0.1,
+) -> EDAFormer:
+    """EDAFormer-B: EFT-B encoder, decoder Mix-FFN ratio 1, fuse width 768 (29.44 M params at 150 classes).
+
+    Arguments as :func:`edaformer_t`.
+    """
+    return _edaformer("b", **locals())

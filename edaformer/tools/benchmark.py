@@ -33,7 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import EmbeddingFreeAttention, ISRSetting, UnfusedEmbeddingFreeAttention, create_model
+from ..models import (
+    EmbeddingFreeAttention,
+    ISRLike,
+    ISRSetting,
+    UnfusedEmbeddingFreeAttention,
+    create_model,
+    isr_applied,
+    parse_isr,
+)
 
 Precision = Literal["fp32", "bf16", "fp16"]
 MemoryFormat = Literal["contiguous", "channels_last"]
@@ -158,9 +166,7 @@ class ModelSpec:
         """The model in eval mode on the CPU, in float32."""
         if self.is_baseline:
             return segformer_baseline(self.name, num_classes, output).eval()
-        model = create_model(self.name, num_classes=num_classes)
-        if self.isr is not None:
-            model.set_isr(self.isr)
+        model = create_model(self.name, num_classes=num_classes, isr=self.isr)
         if self.unfused:
             use_unfused_attention(model)
         return (LowResOutput(model) if output == "low" else model).eval()
@@ -531,9 +537,7 @@ def _gflops(spec: ModelSpec, num_classes: int, size: tuple[int, int], batch: int
         return None
     from ..complexity import count_flops
 
-    model = create_model(spec.name, num_classes=num_classes)
-    if spec.isr is not None:
-        model.set_isr(spec.isr)
+    model = create_model(spec.name, num_classes=num_classes, isr=spec.isr)
     return count_flops(model, input_shape=(3, *size), batch_size=batch)
 
 
@@ -599,7 +603,7 @@ def run_benchmark(config: BenchmarkConfig, log: Callable[[str], None] = print) -
 @torch.no_grad()
 def measure_latency(
     model: nn.Module,
-    settings: Sequence[str | ISRSetting],
+    settings: Sequence[ISRLike],
     size: Sequence[int],
     repeats: int = 10,
     warmup: int = 2,
@@ -607,24 +611,20 @@ def measure_latency(
 ) -> dict[str, float]:
     """Median milliseconds of one forward pass (batch 1, ``size = (H, W)``) under each ISR setting.
 
-    Settings are timed interleaved (:func:`time_interleaved`), so load from other processes
-    spreads over all of them. The model's own setting is restored afterwards.
+    Settings are timed interleaved (:func:`time_interleaved`), so load from other processes spreads over all of
+    them; each pass runs under :func:`~edaformer.models.isr_applied`, so the model's own setting stays. Keys are
+    the settings as given (``str(setting)``: ``"paper"``, ``"16,8,2,1-2,4,8"``).
     """
     device = torch.device(device)
     model = model.to(device).eval()
     images = torch.randn(1, 3, int(size[0]), int(size[1]), device=device)
-    previous = model.isr
 
-    def call(setting: ISRSetting):
+    def call(setting: ISRSetting) -> Callable[[], None]:
         def run() -> None:
-            model.set_isr(setting)
-            model(images)
+            with isr_applied(model, setting):
+                model(images)
 
         return run
 
-    parsed = {str(s): s if isinstance(s, ISRSetting) else ISRSetting.parse(s) for s in settings}
-    try:
-        times = time_interleaved({k: call(s) for k, s in parsed.items()}, repeats, warmup, device)
-    finally:
-        model.set_isr(previous)
+    times = time_interleaved({str(s): call(parse_isr(s)) for s in settings}, repeats, warmup, device)
     return {k: 1e3 * sorted(t)[len(t) // 2] for k, t in times.items()}

@@ -29,9 +29,6 @@ FORMAT_SUFFIX: dict[str, str] = {
     "exported_program": ".pt2",
 }
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
-# Stride of each EFA group relative to the input: encoder stages 1-4, decoder levels on c4, c3, c2.
-ENCODER_STRIDES = (4, 8, 16, 32)
-DECODER_STRIDES = (32, 16, 8)
 
 
 def min_input_side(model: nn.Module, symbolic: bool = False) -> int:
@@ -40,14 +37,13 @@ def min_input_side(model: nn.Module, symbolic: bool = False) -> int:
     A stage with stride ``k`` sees ``⌈H / k⌉`` rows, so pooling by ``s`` needs ``H ≥ k·(s − 1) + 1``; the
     segmentor itself needs 32 pixels. ``symbolic=True`` gives the bound for ``torch.export``-based exports,
     which need every pooled map at least **two** rows/columns wide (``H ≥ k·(2s − 1) + 1``): a size-1 dimension
-    is specialised rather than traced symbolically. ``model`` is an :class:`~edaformer.models.EDAFormer`.
+    is specialised rather than traced symbolically. ``model`` is an :class:`~edaformer.models.EDAFormer`; the
+    strides ``k`` are those of the maps its EFA levels attend over (the encoder's ``feature_info``).
     """
-    isr = model.isr
-    pairs = list(zip(ENCODER_STRIDES, isr.encoder))
-    if isr.decoder is not None:
-        pairs += list(zip(DECODER_STRIDES, isr.decoder))
+    encoder, decoder = model.efa_levels()
     windows = 2 if symbolic else 1
-    return max(32, *(k * (windows * s - 1) + 1 for k, s in pairs))
+    needs = [level.reduction * (windows * level.pool_ratio - 1) + 1 for level in (*encoder, *decoder)]
+    return max(32, *needs)
 
 
 def _dynamic_shapes(model: nn.Module, max_side: int) -> dict:

@@ -11,7 +11,6 @@ from .attention import (
     EFALayer,
     capture_output,
     efa_layers,
-    isr_applied,
     query_token,
     run_with_attention,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "draw_attention",
     "efa_layers",
     "fit_pca",
-    "isr_applied",
     "legend_entries",
     "load_result_rows",
     "overlay",

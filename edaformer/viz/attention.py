@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..models import EmbeddingFreeAttention, ISRSetting
+from ..models import EmbeddingFreeAttention, ISRLike, ISRSetting, isr_applied
 from ..models.efa import attention_probs
 
 
@@ -46,24 +46,20 @@ class EFALayer:
         return self.group, self.level
 
 
-DECODER_LEVELS = ("c4", "c3", "c2")
-
-
 def efa_layers(model: nn.Module) -> list[EFALayer]:
-    """All EFA modules of an EDAFormer (or bare EFT encoder / classifier) in execution order."""
-    encoder = getattr(model, "encoder", model)
-    layers: list[EFALayer] = []
-    for i, stage in enumerate(encoder.stages):
-        for j, block in enumerate(stage.blocks):
-            layers.append(EFALayer(f"encoder.stages.{i}.blocks.{j}.attn", "encoder", i + 1, j, block.attn))
-    head = getattr(model, "decode_head", None)
-    if head is not None:
-        for i, level in enumerate(head.levels):
-            for j, block in enumerate(level.blocks):
-                name = f"decode_head.levels.{i}.blocks.{j}.attn"
-                layers.append(EFALayer(name, "decoder", DECODER_LEVELS[i], j, block.attn))
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no EmbeddingFreeAttention modules")
+    """All EFA modules of an EDAFormer, EFT classifier or bare EFT encoder, in execution order."""
+    names = {module: name for name, module in model.named_modules()}
+    encoder, decoder = model.efa_levels()
+    layers = [
+        EFALayer(names[block.attn], "encoder", level.stage + 1, j, block.attn)
+        for level in encoder
+        for j, block in enumerate(level.blocks)
+    ]
+    layers += [
+        EFALayer(names[block.attn], "decoder", f"c{level.stage + 1}", j, block.attn)
+        for level in decoder
+        for j, block in enumerate(level.blocks)
+    ]
     return layers
 
 
@@ -178,16 +174,6 @@ def capture_output(module: nn.Module) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
-@contextmanager
-def isr_applied(model: nn.Module, setting: str | ISRSetting | None) -> Iterator[ISRSetting]:
-    """Temporarily switch ``model`` to an ISR setting (``None``: leave it); the previous setting is restored."""
-    previous = model.isr
-    try:
-        yield model.set_isr(setting) if setting is not None else previous
-    finally:
-        model.set_isr(previous)
-
-
 @dataclass
 class AttentionRun:
     """One forward pass seen through the hooks: ISR setting, logits, fused decoder features, attention maps."""
@@ -223,7 +209,7 @@ def run_with_attention(
     model: nn.Module,
     images: torch.Tensor,
     point: Sequence[float] | None,
-    isr: str | ISRSetting | None = None,
+    isr: ISRLike = None,
 ) -> AttentionRun:
     """Run an EDAFormer on ``images[B, 3, H, W]`` (optionally under an ISR setting, restored afterwards) and
     return its logits, fused decoder features and the attention of every EFA layer for the query ``point``."""

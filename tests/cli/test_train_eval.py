@@ -152,7 +152,7 @@ def test_kill_and_resume_equals_uninterrupted(data_dir, tmp_path):
         "data.num_workers=1",
         "final_eval.isr=[]",
         "logger=csv",
-        "model.net.drop_path_rate=0.3",
+        "+model.net.drop_path_rate=0.3",
     ]  # drop-path: the RNG state matters
     full, killed = tmp_path / "full", tmp_path / "killed"
     proc = run("train.py", [*tiny(data_dir, full), *common])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -12,11 +13,17 @@ from edaformer.models import (
     ISR_PRESETS,
     MODELS,
     EDAFormer,
+    EDAFormerHead,
     EmbeddingFreeAttention,
     ISRSetting,
     UnfusedEmbeddingFreeAttention,
     create_model,
+    edaformer_b,
+    edaformer_t,
+    eft_b,
     eft_encoder,
+    eft_t,
+    parse_isr,
 )
 
 
@@ -102,6 +109,87 @@ def test_classifier_output():
     assert model.isr == ISRSetting((8, 4, 2, 1), None)
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_create_model_unknown_keyword_is_a_type_error_listing_the_valid_ones(name):
+    with pytest.raises(TypeError) as err:
+        create_model(
+            name, depths=(1, 1, 1, 1)
+        )  # architecture is not a knob: it must not reach the head silently
+    message = str(err.value)
+    assert "depths" in message and "\n" not in message
+    for keyword in inspect.signature(MODELS[name]).parameters:
+        assert keyword in message
+    with pytest.raises(TypeError, match="depths"):
+        MODELS[name](depths=(1, 1, 1, 1))  # the factories themselves have no **kwargs either
+
+
+def test_factory_signatures_are_explicit_and_shared_by_variants():
+    for factories in [(edaformer_t, edaformer_b), (eft_t, eft_b)]:
+        names = [list(inspect.signature(f).parameters) for f in factories]
+        assert names[0] == names[1]
+    for factory in (edaformer_t, edaformer_b, eft_t, eft_b, eft_encoder):
+        kinds = {p.kind for p in inspect.signature(factory).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds
+    defaults = {k: p.default for k, p in inspect.signature(edaformer_b).parameters.items()}
+    assert defaults == {
+        "num_classes": 150,
+        "isr": None,
+        "drop_path_rate": 0.2,
+        "in_chans": 3,
+        "embed_dim": 768,
+        "decoder_mlp_ratio": 1.0,
+        "decoder_drop_path": 0.1,
+        "dropout": 0.1,
+    }
+
+
+def test_factory_keywords_reach_their_module():
+    model = create_model(
+        "edaformer_t",
+        num_classes=4,
+        drop_path_rate=0.3,
+        in_chans=1,
+        embed_dim=32,
+        decoder_mlp_ratio=1.0,
+        decoder_drop_path=0.05,
+        dropout=0.2,
+        isr="paper",
+    )
+    assert model.encoder.stages[-1].blocks[-1].drop_path.drop_prob == pytest.approx(0.3)
+    assert model.encoder.stages[0].patch_embed.proj.in_channels == 1
+    head = model.decode_head
+    assert head.fuse.conv.out_channels == 32 and head.classifier.out_channels == 4
+    assert head.levels[0].blocks[0].mix_ffn.fc1.out_features == 256  # c4 width x 1.0
+    assert {b.drop_path.drop_prob for lv in head.levels for b in lv.blocks} == {0.05}
+    assert head.dropout.p == 0.2
+    assert model.isr == ISR_PRESETS["paper"]
+    classifier = create_model("eft_b", num_classes=0, drop_path_rate=0.0, in_chans=4, isr="aggressive")
+    assert classifier.encoder.stages[0].patch_embed.proj.in_channels == 4
+    assert classifier.isr == ISRSetting((16, 8, 4, 2), None)
+    assert all(
+        isinstance(b.drop_path, torch.nn.Identity) for s in classifier.encoder.stages for b in s.blocks
+    )
+    assert eft_encoder("b", isr="paper").isr == ISRSetting((16, 8, 2, 1), None)
+
+
+def test_head_declares_its_stages_and_reads_feature_info():
+    assert EDAFormerHead.in_stages == (1, 2, 3)
+    model = create_model("edaformer_b")
+    levels = model.decode_head.levels
+    assert [lv.stage for lv in levels] == [3, 2, 1]  # c4, c3, c2: the order of the decoder ISR ratios
+    assert [lv.reduction for lv in levels] == [32, 16, 8]
+    assert [lv.blocks[0].attn.dim for lv in levels] == [512, 256, 128]
+    # any encoder description works: channels and strides come from feature_info, stage 0 is not read
+    info = [{"num_chs": c, "reduction": r} for c, r in [(8, 2), (16, 4), (24, 8), (40, 16)]]
+    head = EDAFormerHead(info, num_classes=3, embed_dim=16)
+    assert [lv.blocks[0].attn.dim for lv in head.levels] == [40, 24, 16]
+    assert [lv.reduction for lv in head.levels] == [16, 8, 4]
+    feats = [torch.randn(1, c, 64 // r, 64 // r) for c, r in [(8, 2), (16, 4), (24, 8), (40, 16)]]
+    assert head(feats).shape == (1, 3, 16, 16)  # at the finest stage read
+    with pytest.raises(ValueError, match="reads stages"):
+        EDAFormerHead(info[:3], num_classes=3)
+
+
 def test_create_model_unknown_name_lists_valid():
     with pytest.raises(ValueError) as err:
         create_model("segformer_b0")
@@ -111,8 +199,8 @@ def test_create_model_unknown_name_lists_valid():
 
 def test_isr_presets_and_notation():
     assert str(ISR_PRESETS["paper"]) == "16,8,2,1-2,4,8"
-    assert ISRSetting.parse("16,8,2,1-2,4,8") == ISR_PRESETS["paper"]
-    assert ISRSetting.parse("aggressive").encoder == (16, 8, 4, 2)
+    assert parse_isr("16,8,2,1-2,4,8") == ISR_PRESETS["paper"]
+    assert parse_isr("aggressive").encoder == (16, 8, 4, 2)
     model = create_model("edaformer_t")
     assert model.isr == ISR_PRESETS["train"]
     model.set_isr(encoder=(16, 8, 2, 1), decoder=(2, 4, 8))
@@ -147,7 +235,7 @@ def test_classifier_takes_encoder_only():
     with pytest.raises(ValueError, match="no decoder"):
         model.set_isr(decoder=(2, 4, 8))
     model.set_isr(encoder=(16, 8, 2, 1))
-    assert model.encoder.isr == (16, 8, 2, 1)
+    assert model.encoder.isr.encoder == (16, 8, 2, 1)
 
 
 @torch.no_grad()
