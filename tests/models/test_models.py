@@ -250,3 +250,17 @@ def test_models_package_imports_only_torch():
 def test_factory_returns_segmentor_with_isr_kwarg():
     model = create_model("edaformer_b", num_classes=19, isr="paper")
     assert isinstance(model, EDAFormer) and model.isr == ISR_PRESETS["paper"] and model.num_classes == 19
+
+
+def test_head_init_as_the_authors():
+    """Classifier: PyTorch's Conv2d default (the authors' untouched ``linear_pred``); fuse conv: He-normal fan-out."""
+    torch.manual_seed(0)
+    head = create_model("edaformer_t", num_classes=150).decode_head
+    weight, bias = head.classifier.weight.detach(), head.classifier.bias.detach()
+    bound = 1 / 128**0.5  # kaiming-uniform(a=√5) on fan_in = E = 128, and the bias bound
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.99 * bound
+    assert weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.03)  # uniform, not He-normal (0.115)
+    assert bias.abs().max() <= bound and bias.abs().min() > 0  # not zeroed
+    fuse = head.fuse.conv.weight.detach()
+    assert fuse.mean().item() == pytest.approx(0.0, abs=0.01)
+    assert fuse.std().item() == pytest.approx((2 / 128) ** 0.5, rel=0.03)  # normal(0, √(2 / fan_out))
