@@ -65,6 +65,7 @@ def test_recipe_follows_model_and_data(model, data, via_experiment):
     assert cfg.model.head_lr_mult == 10.0
     assert list(cfg.flops_size) == flops
     assert cfg.model.ignore_index == 255
+    assert cfg.model.avg_non_ignore is False  # the authors: mean over all pixels, ignored ones as 0
 
 
 def test_experiment_equals_model_data_pair():

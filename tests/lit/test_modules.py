@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import lightning as L
@@ -127,3 +128,28 @@ def test_mixup_cutmix_targets():
     off = MixupCutmix(4, mixup_alpha=0.0, cutmix_alpha=0.0)
     same, t = off(images, labels)
     assert torch.equal(same, images) and torch.equal(t, off.smooth_one_hot(labels))
+
+
+@pytest.mark.parametrize("avg_non_ignore", [False, True])
+def test_segmentation_loss_normalisation_by_hand(avg_non_ignore):
+    """A padded crop (ignored right column): the authors divide by all pixels, ``avg_non_ignore`` by labelled."""
+    logits = torch.tensor(
+        [[[[2.0, 0.0, 1.0], [0.5, 0.5, 3.0]], [[0.0, 1.0, 1.0], [1.5, 0.0, 3.0]], [[1.0, 1.0, 1.0], [0.0, 2.0, 3.0]]]]
+    ).repeat(2, 1, 1, 1)  # (B=2, K=3, H=2, W=3)
+    masks = torch.tensor([[[0, 1, 255], [2, 2, 255]], [[255, 255, 255], [0, 255, 255]]])
+    module = SegmentationModule(torch.nn.Identity(), ADAMW, None, "x", 3, avg_non_ignore=avg_non_ignore)
+    total, labelled = 0.0, 0
+    for b in range(2):
+        for y in range(2):
+            for x in range(3):
+                label = int(masks[b, y, x])
+                if label == 255:
+                    continue
+                scores = [float(logits[b, k, y, x]) for k in range(3)]
+                total += math.log(sum(math.exp(s) for s in scores)) - scores[label]
+                labelled += 1
+    expected = total / (labelled if avg_non_ignore else masks.numel())  # 5 labelled of 12 pixels
+    assert module.loss(logits, masks).item() == pytest.approx(expected, rel=1e-6)
+    assert module.hparams.avg_non_ignore is avg_non_ignore
+    # every pixel ignored: 0 under both rules (no NaN)
+    assert module.loss(logits, torch.full_like(masks, 255)).item() == 0.0
