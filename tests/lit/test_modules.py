@@ -134,7 +134,13 @@ def test_mixup_cutmix_targets():
 def test_segmentation_loss_normalisation_by_hand(avg_non_ignore):
     """A padded crop (ignored right column): the authors divide by all pixels, ``avg_non_ignore`` by labelled."""
     logits = torch.tensor(
-        [[[[2.0, 0.0, 1.0], [0.5, 0.5, 3.0]], [[0.0, 1.0, 1.0], [1.5, 0.0, 3.0]], [[1.0, 1.0, 1.0], [0.0, 2.0, 3.0]]]]
+        [
+            [
+                [[2.0, 0.0, 1.0], [0.5, 0.5, 3.0]],
+                [[0.0, 1.0, 1.0], [1.5, 0.0, 3.0]],
+                [[1.0, 1.0, 1.0], [0.0, 2.0, 3.0]],
+            ]
+        ]
     ).repeat(2, 1, 1, 1)  # (B=2, K=3, H=2, W=3)
     masks = torch.tensor([[[0, 1, 255], [2, 2, 255]], [[255, 255, 255], [0, 255, 255]]])
     module = SegmentationModule(torch.nn.Identity(), ADAMW, None, "x", 3, avg_non_ignore=avg_non_ignore)
