@@ -149,6 +149,12 @@ class SegmentationModule(L.LightningModule):
         masks = batch["mask"]
         if masks.ndim == 2:
             masks = masks.unsqueeze(0)
+        if self.inference.tta and batch["image"].shape[-2:] != masks.shape[-2:]:
+            raise ValueError(
+                f"multi-scale/flip testing resizes the original image per ratio, but got a "
+                f"{tuple(batch['image'].shape[-2:])} image for a {tuple(masks.shape[-2:])} label: build the "
+                "DataModule with tta=True (python eval.py tta=true ... sets it)"
+            )
         preds = self.predict_scores(batch["image"], out_size=masks.shape[-2:]).argmax(dim=1)
         self.confmat.update(preds, masks)
         return {"pred": preds}

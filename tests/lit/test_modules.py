@@ -159,3 +159,15 @@ def test_segmentation_loss_normalisation_by_hand(avg_non_ignore):
     assert module.hparams.avg_non_ignore is avg_non_ignore
     # every pixel ignored: 0 under both rules (no NaN)
     assert module.loss(logits, torch.full_like(masks, 255)).item() == 0.0
+
+
+def test_tta_needs_the_original_image():
+    """Multi-scale testing on an already-resized image would give the wrong per-ratio sizes: a clear error."""
+    module = SegmentationModule(
+        torch.nn.Conv2d(3, 2, 1), ADAMW, None, "x", 2, inference={"scales": [0.75, 1.0], "flip": True}
+    )
+    batch = {"image": torch.randn(1, 3, 64, 96), "mask": torch.zeros(1, 50, 70, dtype=torch.long)}
+    with pytest.raises(ValueError, match="build the DataModule with tta=True"):
+        module.validation_step(batch, 0)
+    batch["image"] = torch.randn(1, 3, 50, 70)  # the original size: resized per ratio inside
+    assert module.validation_step(batch, 0)["pred"].shape == (1, 50, 70)
