@@ -84,7 +84,24 @@ def test_imagenet_recipe(model):
     assert cfg.data.batch_size == 128
     assert cfg.model.mixup.mixup_alpha == 0.8 and cfg.model.mixup.cutmix_alpha == 1.0
     assert cfg.model.label_smoothing == 0.1
-    assert cfg.model.optimizer.lr == 1e-3 and cfg.model.optimizer.weight_decay == 0.05
+    assert cfg.model.optimizer.lr == 5e-4 and cfg.model.optimizer.weight_decay == 0.05
+    assert cfg.model.lr_reference_batch == 512 and cfg.model.batch_size == 128  # 1e-3 at 128 x 8 GPUs
+    targets = [op._target_.rsplit(".", 1)[-1] for op in cfg.data.train_pipeline]
+    assert targets == [
+        "RandomResizedCrop",
+        "HorizontalFlip",
+        "RandAugment",
+        "Normalize",
+        "RandomErasing",
+    ]
+    ra, erase = cfg.data.train_pipeline[2], cfg.data.train_pipeline[4]
+    assert (ra.num_ops, ra.magnitude, ra.magnitude_std, ra.op_prob) == (
+        2,
+        9,
+        0.5,
+        0.5,
+    )  # rand-m9-mstd0.5-inc1
+    assert erase.p == 0.25 and cfg.data.repeated_augmentation == 3 and cfg.data.seed == cfg.seed
     assert cfg.trainer.max_steps == 300 * 1251 and cfg.model.scheduler.warmup_steps == 5 * 1251
     assert cfg.monitor == "val/top1" and list(cfg.flops_size) == [224, 224]
 

@@ -171,3 +171,34 @@ def test_tta_needs_the_original_image():
         module.validation_step(batch, 0)
     batch["image"] = torch.randn(1, 3, 50, 70)  # the original size: resized per ratio inside
     assert module.validation_step(batch, 0)["pred"].shape == (1, 50, 70)
+
+
+def test_classification_lr_follows_the_global_batch():
+    """lr = 5e-4 × (per-device batch × world size × accumulation) / 512, read from the trainer."""
+    from types import SimpleNamespace
+
+    module = ClassificationModule(
+        torch.nn.Linear(4, 3),
+        partial(torch.optim.AdamW, lr=5e-4),
+        None,
+        "x",
+        3,
+        lr_reference_batch=512,
+        batch_size=128,
+    )
+    module.trainer = SimpleNamespace(world_size=8, accumulate_grad_batches=2)  # e.g. 2 nodes x 4 GPUs
+    assert module.global_batch_size() == 2048
+    assert module.configure_optimizers()["optimizer"].param_groups[0]["lr"] == pytest.approx(2e-3)
+    with pytest.raises(ValueError, match="needs batch_size"):
+        ClassificationModule(torch.nn.Linear(4, 3), ADAMW, None, "x", 3, lr_reference_batch=512)
+
+
+@pytest.mark.slow
+def test_classification_lr_scaling_through_a_real_trainer():
+    net = create_model("eft_t", num_classes=3)
+    module = ClassificationModule(
+        net, partial(torch.optim.AdamW, lr=5e-4), None, "eft_t", 3, lr_reference_batch=512, batch_size=4
+    )
+    t = trainer(max_steps=1, accumulate_grad_batches=2, limit_val_batches=0)
+    t.fit(module, DataLoader(Blobs(8, False), batch_size=4))
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(5e-4 * 8 / 512)
