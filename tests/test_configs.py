@@ -1,4 +1,4 @@
-"""Every config composes, and the recipes resolve to the authors' values (DESIGN.md §6)."""
+"""Every config composes, and the recipes resolve to the authors' values (docs/reproducing.md)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def n_params(module: torch.nn.Module) -> int:
     [("edaformer_t", 4_929_914), ("edaformer_b", 29_438_166), ("eft_t", 3_675_404), ("eft_b", 25_367_080)],
 )
 def test_exact_parameter_counts_match_authors(name, expected):
-    # DESIGN.md §5: authors' counts (segmentors without the unused conv_seg: 4,949,264 - 19,350 etc.).
+    # The authors' models' counts (segmentors without the unused conv_seg: 4,949,264 - 19,350 etc.).
     assert n_params(create_model(name)) == expected
 
 
