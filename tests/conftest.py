@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,30 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 REFS = REPO / "tests" / "refs"
+
+
+# Folders a run would create in the directory it starts from; the suite must leave none in the checkout.
+RUN_LITTER = ("outputs", "multirun", "data", "wandb", "lightning_logs", "exports")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _outputs_stay_in_tmp(tmp_path_factory):
+    """Point the default data/log folders of every command (and W&B) at a session temp dir, and fail the session
+    if a test still wrote into the checkout (tests write only under ``tmp_path``)."""
+    before = {name for name in RUN_LITTER if (REPO / name).exists()}
+    root = tmp_path_factory.mktemp("session")
+    saved = {k: os.environ.get(k) for k in ("EDAFORMER_LOG_DIR", "EDAFORMER_DATA", "WANDB_DIR")}
+    os.environ.update(
+        EDAFORMER_LOG_DIR=str(root / "outputs"), EDAFORMER_DATA=str(root / "data"), WANDB_DIR=str(root)
+    )
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    litter = sorted(name for name in RUN_LITTER if (REPO / name).exists() and name not in before)
+    assert not litter, f"tests wrote into the checkout: {litter} (write under tmp_path)"
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,8 @@ from edaformer.cli.utils import CONF_DIR, UserError, check_group_overrides, grou
 from edaformer.lit import ClassificationModule, SegmentationModule
 
 
-def compose_cfg(name: str, overrides: list[str], tmp: Path = Path("/tmp/edaformer-test")) -> DictConfig:
+def compose_cfg(name: str, overrides: list[str], tmp: Path) -> DictConfig:
+    """Compose ``conf/<name>.yaml`` as the command would, with every path under ``tmp``."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
@@ -42,9 +43,9 @@ PAPER = {
 
 @pytest.mark.parametrize(("model", "data"), sorted(PAPER))
 @pytest.mark.parametrize("via_experiment", [False, True])
-def test_recipe_follows_model_and_data(model, data, via_experiment):
+def test_recipe_follows_model_and_data(model, data, via_experiment, tmp_path):
     overrides = [f"experiment={model}_{data}"] if via_experiment else [f"model={model}", f"data={data}"]
-    cfg = compose_cfg("train", overrides)
+    cfg = compose_cfg("train", overrides, tmp_path)
     crop, batch, mode, embed, flops = PAPER[model, data]
     assert cfg.model.model_name == model
     assert list(cfg.data.crop_size) == crop
@@ -68,9 +69,9 @@ def test_recipe_follows_model_and_data(model, data, via_experiment):
     assert cfg.model.avg_non_ignore is False  # the authors: mean over all pixels, ignored ones as 0
 
 
-def test_experiment_equals_model_data_pair():
-    a = compose_cfg("train", ["experiment=edaformer_b_cityscapes"])
-    b = compose_cfg("train", ["model=edaformer_b", "data=cityscapes"])
+def test_experiment_equals_model_data_pair(tmp_path):
+    a = compose_cfg("train", ["experiment=edaformer_b_cityscapes"], tmp_path)
+    b = compose_cfg("train", ["model=edaformer_b", "data=cityscapes"], tmp_path)
     strip = {"tags", "hydra"}
     ca = {k: v for k, v in OmegaConf.to_container(a, resolve=False).items() if k not in strip}
     cb = {k: v for k, v in OmegaConf.to_container(b, resolve=False).items() if k not in strip}
@@ -78,8 +79,8 @@ def test_experiment_equals_model_data_pair():
 
 
 @pytest.mark.parametrize("model", ["eft_t", "eft_b"])
-def test_imagenet_recipe(model):
-    cfg = compose_cfg("train", [f"experiment={model}_imagenet"])
+def test_imagenet_recipe(model, tmp_path):
+    cfg = compose_cfg("train", [f"experiment={model}_imagenet"], tmp_path)
     assert cfg.model._target_ == "edaformer.lit.ClassificationModule"
     assert cfg.data.batch_size == 128
     assert cfg.model.mixup.mixup_alpha == 0.8 and cfg.model.mixup.cutmix_alpha == 1.0
@@ -106,8 +107,8 @@ def test_imagenet_recipe(model):
     assert cfg.monitor == "val/top1" and list(cfg.flops_size) == [224, 224]
 
 
-def test_default_is_edaformer_t_on_demo():
-    cfg = compose_cfg("train", [])
+def test_default_is_edaformer_t_on_demo(tmp_path):
+    cfg = compose_cfg("train", [], tmp_path)
     assert cfg.model.model_name == "edaformer_t"
     assert cfg.data._target_ == "edaformer.data.DemoDataModule"
     assert list(cfg.final_eval.isr) == ["train", "paper"]
@@ -115,22 +116,22 @@ def test_default_is_edaformer_t_on_demo():
 
 
 @pytest.mark.parametrize("isr", ["train", "dec2x", "paper", "aggressive"])
-def test_isr_presets(isr):
+def test_isr_presets(isr, tmp_path):
     from edaformer.models import ISR_PRESETS
 
-    cfg = compose_cfg("eval", [f"isr={isr}", "ckpt_path=x"])
+    cfg = compose_cfg("eval", [f"isr={isr}", "ckpt_path=x"], tmp_path)
     assert tuple(cfg.model.isr[0]) == ISR_PRESETS[isr].encoder
     assert tuple(cfg.model.isr[1]) == ISR_PRESETS[isr].decoder
 
 
-def test_free_isr_values():
-    cfg = compose_cfg("eval", ["isr.encoder=[16,8,4,1]", "isr.decoder=[2,2,8]", "ckpt_path=x"])
+def test_free_isr_values(tmp_path):
+    cfg = compose_cfg("eval", ["isr.encoder=[16,8,4,1]", "isr.decoder=[2,2,8]", "ckpt_path=x"], tmp_path)
     assert list(cfg.model.isr[0]) == [16, 8, 4, 1] and list(cfg.model.isr[1]) == [2, 2, 8]
 
 
 @pytest.mark.parametrize("trainer", ["default", "cpu", "gpu", "ddp", "ddp_cpu"])
-def test_trainer_configs(trainer):
-    cfg = compose_cfg("train", [f"trainer={trainer}"])
+def test_trainer_configs(trainer, tmp_path):
+    cfg = compose_cfg("train", [f"trainer={trainer}"], tmp_path)
     assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
     if trainer.startswith("ddp"):
         assert cfg.trainer.sync_batchnorm is (trainer == "ddp")  # SyncBN is GPU-only in torch
@@ -152,8 +153,8 @@ def test_logger_configs_instantiate(logger, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("model", ["edaformer_t", "edaformer_b", "eft_t", "eft_b"])
-def test_model_configs_instantiate(model):
-    cfg = compose_cfg("train", [f"model={model}"])
+def test_model_configs_instantiate(model, tmp_path):
+    cfg = compose_cfg("train", [f"model={model}"], tmp_path)
     dm = SimpleNamespace(num_classes=7, class_names=[f"c{i}" for i in range(7)])
     module = build_module(cfg, dm)
     assert isinstance(module, ClassificationModule if model.startswith("eft") else SegmentationModule)
@@ -161,8 +162,8 @@ def test_model_configs_instantiate(model):
     assert type(module.hparams.num_classes) is int
 
 
-def test_callback_configs_instantiate():
-    cfg = compose_cfg("train", [])
+def test_callback_configs_instantiate(tmp_path):
+    cfg = compose_cfg("train", [], tmp_path)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     assert {type(c).__name__ for c in callbacks} >= {
         "ModelCheckpoint",

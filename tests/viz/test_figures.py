@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from edaformer.data.classes import default_palette
 from edaformer.evaluation import denormalize, normalize
@@ -34,5 +33,10 @@ def test_prediction_figure_and_latency(tiny_model):
         dict(setting="train", isr="8,4,2,1-1,2,4", gflops=1.0, mIoU=0.5, latency_ms=times["train"]),
         dict(setting="paper", isr="16,8,2,1-2,4,8", gflops=0.8, mIoU=0.49, latency_ms=times["paper"]),
     ]
-    assert len(tradeoff_figure(rows).axes) == 2
-    torch.testing.assert_close(torch.tensor(1.0), torch.tensor(1.0))
+    fig = tradeoff_figure(rows)
+    assert len(fig.axes) == 2
+    gflops_axis, latency_axis = fig.axes
+    x, y = gflops_axis.lines[0].get_data()
+    np.testing.assert_allclose(x, [1.0, 0.8])  # one point per setting at its GFLOPs ...
+    np.testing.assert_allclose(y, [50.0, 49.0])  # ... and its mIoU in %
+    np.testing.assert_allclose(latency_axis.lines[0].get_data()[0], [times["train"], times["paper"]])
