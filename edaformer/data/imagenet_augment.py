@@ -50,17 +50,8 @@ RAND_AUGMENT_OPS: tuple[str, ...] = (
     "TranslateXRel",
     "TranslateYRel",
 )
-_SIGNED = {
-    "Rotate",
-    "ColorIncreasing",
-    "ContrastIncreasing",
-    "BrightnessIncreasing",
-    "SharpnessIncreasing",
-    "ShearX",
-    "ShearY",
-    "TranslateXRel",
-    "TranslateYRel",
-}
+_UNSIGNED = {"AutoContrast", "Equalize", "Invert", "PosterizeIncreasing", "SolarizeIncreasing", "SolarizeAdd"}
+_SIGNED = set(RAND_AUGMENT_OPS) - _UNSIGNED  # rotate, shear, translate, enhance: direction drawn at random
 
 
 def rand_augment_argument(name: str, magnitude: float, negate: bool = False) -> float | int | None:
