@@ -5,7 +5,8 @@ Segmentation (MMSeg ``paramwise_cfg``): the authors match name fragments, first 
 types: everything inside the decode head gets lr ×10 *and keeps* weight decay (its LayerNorms and BatchNorm too,
 because ``head`` is matched before ``norm``); the encoder's normalisation layers get no weight decay.
 
-Classification (DeiT / PVT): no weight decay on normalisation layers and biases.
+Classification (DeiT / PVT): no weight decay on normalisation layers and biases; the learning rate follows the
+global batch linearly (:func:`scale_lr`, DeiT's ``lr × batch × world_size / 512``).
 
 Groups carry ``lr_mult`` and ``decay_mult``; :func:`build_optimizer` turns them into per-group ``lr`` and
 ``weight_decay`` before any scheduler reads ``initial_lr``.
@@ -101,6 +102,21 @@ def build_optimizer(
         group["lr"] = group["lr"] * group.get("lr_mult", 1.0)
         group["weight_decay"] = group.get("weight_decay", 0.0) * group.get("decay_mult", 1.0)
     return opt
+
+
+def scale_lr(optimizer: torch.optim.Optimizer, global_batch: int, reference_batch: int) -> float:
+    """DeiT's linear scaling rule: multiply every group's ``lr`` by ``global_batch / reference_batch``.
+
+    ``global_batch`` counts every sample of one optimizer step (per-device batch × devices × nodes × gradient
+    accumulation); e.g. 5e-4 at a reference of 512 becomes 1e-3 at 128 × 8 GPUs. Call before building the
+    scheduler (it reads ``initial_lr`` from ``lr``). Returns the factor.
+    """
+    if global_batch < 1 or reference_batch < 1:
+        raise ValueError(f"batch sizes must be >= 1, got global {global_batch}, reference {reference_batch}")
+    factor = global_batch / reference_batch
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    return factor
 
 
 @dataclass

@@ -54,6 +54,46 @@ def test_out_size_and_flip_tta():
     torch.testing.assert_close(ms.sum(1), torch.ones(1, 64, 64))
 
 
+@pytest.mark.parametrize(
+    ("size", "test_scale", "scales", "expected"),
+    [
+        # ADE20K 512x683: the authors' ratios, each from the original image (448x608 at 0.875, not 448x616)
+        (
+            (512, 683),
+            (2048, 512),
+            (0.75, 0.875, 1.0, 1.125, 1.25),
+            [(384, 512), (448, 608), (512, 704), (576, 768), (640, 864)],
+        ),
+        # Cityscapes 1024x2048 (slide windows of 1024 run on each scaled image)
+        ((1024, 2048), (2048, 1024), (0.5, 0.75), [(512, 1024), (768, 1536)]),
+        # no test scale: ratio r of the image itself, sides aligned to 32
+        ((100, 130), None, (0.5, 1.0), [(64, 96), (128, 160)]),
+    ],
+)
+def test_multi_scale_sizes_are_the_authors(size, test_scale, scales, expected):
+    model = PixelModel()
+    config = InferenceConfig(scales=scales, flip=True, test_scale=test_scale)
+    images = torch.randn(1, 3, *size)
+    probs = segment(model, images, 4, config)
+    assert model.calls == [s for s in expected for _ in (0, 1)]  # each size twice: identity and flip
+    assert probs.shape == (1, 4, *size)
+
+
+def test_multi_scale_resizes_the_original_in_two_steps_as_the_authors():
+    """Keep-ratio rescale (512x683 → 448x598), then the aligned resize (→ 448x608), both bilinear."""
+    seen: list[torch.Tensor] = []
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x)
+        return x[:, :2]
+
+    images = torch.randn(1, 3, 512, 683)
+    segment(model, images, 2, InferenceConfig(scales=(0.875,), test_scale=(2048, 512)))
+    step = torch.nn.functional.interpolate(images, size=(448, 598), mode="bilinear", align_corners=False)
+    expected = torch.nn.functional.interpolate(step, size=(448, 608), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(seen[0], expected, rtol=0, atol=0)
+
+
 def test_inference_config_validates():
     with pytest.raises(ValueError, match="whole"):
         InferenceConfig(mode="tiles")

@@ -14,6 +14,7 @@ from edaformer.optim import (
     cosine_warmup_schedule,
     param_groups,
     poly_warmup_schedule,
+    scale_lr,
     segmentation_rules,
 )
 
@@ -115,3 +116,12 @@ def test_scheduler_state_is_plain():
         "warmup_ratio": 1e-6,
         "power": 1.0,
     }
+
+
+def test_scale_lr_is_deits_linear_rule():
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW([{"params": [net.weight]}, {"params": [net.bias], "lr": 1e-4}], lr=5e-4)
+    assert scale_lr(opt, 128 * 8, 512) == 2.0  # 128 per GPU on 8 GPUs: 5e-4 → 1e-3
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3, 2e-4])
+    with pytest.raises(ValueError, match="batch sizes"):
+        scale_lr(opt, 0, 512)

@@ -27,8 +27,8 @@ def evaluate_setting(
 
     ``setting`` is any form :func:`~edaformer.models.parse_isr` reads (``None``: the network's current ratios).
     Row: ``setting`` (preset name or ratios), ``isr`` ("e1,e2,e3,e4-d4,d3,d2"), ``params``, ``gflops`` at
-    ``flops_size``, and the metrics (``mIoU``/``mAcc``/``aAcc`` in [0, 1] for segmentation, ``top1``/``top5`` for
-    classification). Per-class IoUs are kept under ``per_class`` for segmentation.
+    ``flops_size``, ``model``, and the metrics (``mIoU``/``mAcc``/``aAcc`` in [0, 1] for segmentation, with ``tta``
+    (multi-scale/flip or not); ``top1``/``top5`` for classification). Per-class IoUs are kept under ``per_class``.
     """
     applied = module.net.resolve_isr(setting)
     module.val_isr = applied
@@ -41,10 +41,11 @@ def evaluate_setting(
         "params": count_params(module.net),
         "gflops": round(gflops, 4),
         "flops_size": f"{int(flops_size[0])}x{int(flops_size[1])}",
+        "model": module.hparams.model_name,
     }
     if isinstance(module, SegmentationModule):
         metrics = module.metrics
-        row.update(mIoU=metrics.miou, mAcc=metrics.macc, aAcc=metrics.aacc)
+        row.update(mIoU=metrics.miou, mAcc=metrics.macc, aAcc=metrics.aacc, tta=module.inference.tta)
         row["per_class"] = dict(zip(metrics.class_names, metrics.iou))
         row["table"] = metrics.table()
     else:

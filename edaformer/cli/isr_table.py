@@ -2,6 +2,8 @@
 
 Reads every ``results.json`` under a multirun dir and writes ``isr_table.md``, ``isr_table.csv`` and
 ``isr_table.png`` (mIoU against GFLOPs) there. Deltas are relative to the ``train`` row (the first row if absent).
+When the sweep is EDAFormer-T/B on one of the paper's benchmarks, evaluated single-scale, the paper's Table 4 mIoU
+stands beside ours (columns ``paper_mIoU``, ``ours_minus_paper``) and in the plot.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..viz.tradeoff import benchmark_of, paper_miou, tradeoff_figure
 from .utils import write_csv
 
 ORDER = ("train", "dec2x", "paper", "aggressive")
@@ -36,58 +39,69 @@ def collect(multirun_dir: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def table_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of Table 4: setting, ratios, params (M), GFLOPs, ΔGFLOPs %, metric (%), Δ metric (points)."""
+    """Rows of Table 4: setting, ratios, params (M), GFLOPs, ΔGFLOPs %, metric (%), Δ metric (points); plus the
+    paper's mIoU and ours minus the paper's when every row has a comparable paper number (see
+    :func:`~edaformer.viz.tradeoff.paper_miou`)."""
     metric = "mIoU" if "mIoU" in rows[0] else "top1"
     base = next((r for r in rows if r["setting"] == "train"), rows[0])
+    papers = [paper_miou(r) for r in rows]
+    with_paper = all(p is not None for p in papers)
     out = []
-    for r in rows:
-        out.append(
-            {
-                "setting": r["setting"],
-                "isr": r["isr"],
-                "params_M": round(r["params"] / 1e6, 2),
-                "gflops": round(r["gflops"], 2),
-                "delta_gflops_pct": round(100 * (r["gflops"] - base["gflops"]) / base["gflops"], 1),
-                metric: round(100 * r[metric], 2),
-                f"delta_{metric}": round(100 * (r[metric] - base[metric]), 2),
-            }
-        )
+    for r, paper in zip(rows, papers):
+        row = {
+            "setting": r["setting"],
+            "isr": r["isr"],
+            "params_M": round(r["params"] / 1e6, 2),
+            "gflops": round(r["gflops"], 2),
+            "delta_gflops_pct": round(100 * (r["gflops"] - base["gflops"]) / base["gflops"], 1),
+            metric: round(100 * r[metric], 2),
+            f"delta_{metric}": round(100 * (r[metric] - base[metric]), 2),
+        }
+        if with_paper:
+            row["paper_mIoU"] = paper
+            row["ours_minus_paper"] = round(100 * r[metric] - paper, 2)
+        out.append(row)
     return out
 
 
-def markdown(rows: Sequence[dict[str, Any]], flops_size: str) -> str:
+def markdown(rows: Sequence[dict[str, Any]], flops_size: str, note: str = "") -> str:
+    """Markdown of :func:`table_rows`; ``note`` is printed below it."""
     metric = "mIoU" if "mIoU" in rows[0] else "top1"
-    lines = [
-        f"| setting | encoder-decoder | params (M) | GFLOPs ({flops_size}) | Δ GFLOPs | {metric} (%) | Δ {metric} |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    paper = "paper_mIoU" in rows[0]
+    header = f"| setting | encoder-decoder | params (M) | GFLOPs ({flops_size}) | Δ GFLOPs | {metric} (%) | Δ {metric} |"
+    if paper:
+        header += " paper mIoU (%) | ours − paper |"
+    lines = [header, "|---" * header.count(" |") + "|"]
     for r in rows:
-        lines.append(
+        line = (
             f"| {r['setting']} | {r['isr']} | {r['params_M']:.2f} | {r['gflops']:.2f} | {r['delta_gflops_pct']:+.1f} % "
             f"| {r[metric]:.2f} | {r[f'delta_{metric}']:+.2f} |"
         )
+        if paper:
+            line += f" {r['paper_mIoU']:.1f} | {r['ours_minus_paper']:+.2f} |"
+        lines.append(line)
+    if note:
+        lines += ["", note]
     return "\n".join(lines)
 
 
-def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+def paper_note(results: Sequence[dict[str, Any]]) -> str:
+    """The paper's model trained at the aggressive ratios (Table 4's row marked *), when the sweep has that row."""
+    aggressive = next((r for r in results if r["setting"] == "aggressive"), None)
+    value = paper_miou(aggressive, "aggressive_trained") if aggressive is not None else None
+    if value is None:
+        return ""
+    return (
+        f"Paper, Table 4 (*): the same model *trained* at the aggressive ratios and evaluated there: {value:.1f} mIoU "
+        "(an ISR sweep of one checkpoint cannot reproduce that row)."
+    )
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    metric = "mIoU" if "mIoU" in rows[0] else "top1"
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    xs, ys = [r["gflops"] for r in rows], [r[metric] for r in rows]
-    ax.plot(xs, ys, "o-")
-    for r, x, y in zip(rows, xs, ys):
-        ax.annotate(r["setting"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel("GFLOPs")
-    ax.set_ylabel(f"{metric} (%)")
-    ax.set_title("ISR trade-off (same weights)")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def reference_of(results: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+    """``(model, benchmark)`` of the paper's numbers the sweep compares with, or ``None``."""
+    dataset = benchmark_of(results[0])
+    model = results[0].get("model")
+    return (str(model), dataset) if dataset and model else None
 
 
 def log_wandb_table(run: Any, results: Sequence[dict[str, Any]]) -> None:
@@ -103,10 +117,12 @@ def build_table(multirun_dir: str | os.PathLike) -> str:
     root = Path(multirun_dir)
     results = collect(root)
     rows = table_rows(results)
-    text = markdown(rows, results[0]["flops_size"])
+    text = markdown(rows, results[0]["flops_size"], paper_note(results))
     (root / "isr_table.md").write_text(text + "\n")
     write_csv(root / "isr_table.csv", rows)
-    plot(rows, root / "isr_table.png")
+    metric = "mIoU" if "mIoU" in results[0] else "top1"
+    fig = tradeoff_figure(results, reference=reference_of(results), metric=metric)
+    fig.savefig(root / "isr_table.png", dpi=120)
     return text
 
 

@@ -5,8 +5,9 @@
 
 Inputs are result files or folders searched for ``results.json`` (one per sweep job) and ``isr_results.json``
 (written after training). ``--latency`` times one forward pass per setting with the rows' checkpoint (CPU unless
-``--device``), at the rows' FLOPs size. The paper's GFLOPs are drawn as reference lines when the rows are
-ADE20K at 512×512 or Cityscapes at 1024×2048 (``--reference`` forces a benchmark, ``--reference none`` hides).
+``--device``), at the rows' FLOPs size. The paper's Table 4 (GFLOPs as reference lines, single-scale mIoU as open
+markers) is drawn beside ours when the rows are EDAFormer-T/B on ADE20K or COCO-Stuff at 512×512 or Cityscapes at
+1024×2048 (``--reference`` forces a benchmark, ``--reference none`` hides it).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="latency input size")
     parser.add_argument("--repeats", type=int, default=10, help="timed forward passes per setting")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--reference", choices=["auto", "none", "ade20k", "cityscapes"], default="auto")
+    parser.add_argument(
+        "--reference", choices=["auto", "none", "ade20k", "cityscapes", "coco_stuff"], default="auto"
+    )
     parser.add_argument("--title")
     parser.add_argument("--dpi", type=int, default=150)
     return parser.parse_args(argv)

@@ -96,7 +96,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         loader = dm.val_dataloader()
         for i, setting in enumerate(cfg.final_eval.isr):
             ckpt = (best or None) if i == 0 else None  # weights loaded once, then only the ISR changes
-            results.append(evaluate_setting(trainer, module, loader, setting, cfg.flops_size, ckpt_path=ckpt))
+            row = evaluate_setting(trainer, module, loader, setting, cfg.flops_size, ckpt_path=ckpt)
+            results.append({**row, "data": cfg.data._target_})
         _report(cfg, results, best, time.time() - start, trainer)
     return {"metrics": metrics, "results": results, "ckpt_path": best}
 

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from edaformer.data.io import DatasetError, format_problems, read_image, require_dir
+from edaformer.data.sampler import RepeatAugSampler
 from edaformer.data.segmentation import SeededTransform, collate, to_chw_tensor
 from edaformer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_pipeline
 
@@ -85,13 +86,16 @@ class ImageFolderDataset(Dataset):
 
 
 class ImageNetDataModule(L.LightningDataModule):
-    """ImageNet-1k (or any class-folder dataset) with the DeiT/PVTv2-style pipelines from the YAML.
+    """ImageNet-1k (or any class-folder dataset) with the DeiT/PVTv2 pipelines from the YAML.
 
     Args:
         root: folder with ``train/`` and ``val/``.
-        train_pipeline / val_pipeline: albumentations ops (random-resized-crop, flip, RandAugment-style ops,
-            normalise, erasing / resize 256 + centre crop 224, normalise).
+        train_pipeline / val_pipeline: albumentations ops (random-resized-crop, flip, RandAugment, normalise,
+            random erasing / resize 256 + centre crop 224, normalise).
         batch_size / val_batch_size: per-device batch sizes.
+        repeated_augmentation: copies of each training image per epoch, spread over the processes
+            (:class:`~edaformer.data.sampler.RepeatAugSampler`; DeiT: 3; 1 = plain shuffling).
+        seed: shuffling seed of the training sampler (the same on every process; the run's ``seed``).
         num_workers / pin_memory / persistent_workers: DataLoader settings.
         expected_num_classes: raise unless ``train/`` holds exactly this many class folders (1000); ``None``
             accepts any number (subsets, other class-folder datasets).
@@ -117,6 +121,8 @@ class ImageNetDataModule(L.LightningDataModule):
         expected_num_classes: int | None = 1000,
         train_split: str = "train",
         val_split: str = "val",
+        repeated_augmentation: int = 3,
+        seed: int = 0,
     ):
         super().__init__()
         self.root = Path(os.path.expanduser(os.fspath(root)))
@@ -129,6 +135,8 @@ class ImageNetDataModule(L.LightningDataModule):
         self.persistent_workers = bool(persistent_workers)
         self.expected_num_classes = expected_num_classes
         self.splits = {"train": train_split, "val": val_split, "test": val_split}
+        self.repeated_augmentation = int(repeated_augmentation)
+        self.seed = int(seed)
         self._classes: list[str] | None = None
         self._datasets: dict[str, ImageFolderDataset] = {}
 
@@ -178,11 +186,24 @@ class ImageNetDataModule(L.LightningDataModule):
         for role in roles.get(stage or "", ("train", "val")):
             self.dataset(role)
 
+    def train_sampler(self) -> RepeatAugSampler:
+        """The repeated-augmentation sampler over this process's share of ``train``.
+
+        Processes and rank come from the attached Lightning trainer (one process without one). It is a
+        ``DistributedSampler``, so Lightning keeps it under DDP instead of substituting its own, and calls its
+        ``set_epoch`` every epoch.
+        """
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return RepeatAugSampler(
+            self.dataset("train"), replicas, rank, repeats=self.repeated_augmentation, seed=self.seed
+        )
+
     def _loader(self, role: str, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(
             self.dataset(role),
             batch_size=batch_size,
-            shuffle=train,
+            sampler=self.train_sampler() if train else None,
             drop_last=train,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

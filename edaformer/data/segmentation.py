@@ -4,7 +4,8 @@ Batches:
     train: ``{"image": float32 [B, 3, h, w] normalised, "mask": int64 [B, h, w]}`` (255 = ignore).
     val/test: ``{"image": float32 [B, 3, h32, w32], "mask": int64 [B, H0, W0], "path": list[str]}``: the
     image is resized by the val pipeline (sides multiples of 32) while the mask keeps the original
-    resolution, because metrics are computed there (upsample the logits to the mask size).
+    resolution, because metrics are computed there (upsample the logits to the mask size). With ``tta`` the
+    image keeps its original size too (``h32, w32 = H0, W0``): multi-scale testing resizes it once per ratio.
 """
 
 from __future__ import annotations
@@ -152,6 +153,9 @@ class SegmentationDataModule(L.LightningDataModule):
         num_workers: loader processes; 0 loads in the main process.
         pin_memory / persistent_workers: passed to the DataLoaders.
         train_split / val_split / test_split: split folder names.
+        tta: multi-scale/flip testing: validation/test images skip the val pipeline's :class:`AlignedResize`
+            and come at their original size, because the inference resizes the original image for every
+            ratio, as the authors' ``MultiScaleFlipAug`` (see :class:`~edaformer.evaluation.InferenceConfig`).
 
     Attributes:
         num_classes, class_names, palette: training classes (index = train id).
@@ -187,6 +191,7 @@ class SegmentationDataModule(L.LightningDataModule):
         train_split: str = "train",
         val_split: str = "val",
         test_split: str | None = None,
+        tta: bool = False,
     ):
         super().__init__()
         if len(palette) != len(class_names):
@@ -206,6 +211,7 @@ class SegmentationDataModule(L.LightningDataModule):
         self.pin_memory = bool(pin_memory)
         self.persistent_workers = bool(persistent_workers)
         self.splits = {"train": train_split, "val": val_split, "test": test_split or val_split}
+        self.tta = bool(tta)
         self._datasets: dict[str, SegmentationDataset] = {}
 
     # ----------------------------------------------------------------- layout (overridden by subclasses)
@@ -250,8 +256,14 @@ class SegmentationDataModule(L.LightningDataModule):
                 )
             raise DatasetError(message)
         train = role == "train"
-        pipeline = self.train_pipeline if train else self.val_pipeline
+        pipeline = self.train_pipeline if train else self.eval_pipeline()
         return SegmentationDataset(pairs, self.label_map, pipeline, train=train)
+
+    def eval_pipeline(self) -> list[A.BasicTransform]:
+        """The validation/test ops: ``val_pipeline``, without its :class:`AlignedResize` when ``tta``."""
+        if not self.tta:
+            return self.val_pipeline
+        return [op for op in self.val_pipeline if not isinstance(op, AlignedResize)]
 
     # --------------------------------------------------------------------------------------- lightning
     def setup(self, stage: str | None = None) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "PhotoMetricDistortion",
     "RandomCropCatMax",
     "RandomRescale",
+    "aligned_rescale_sizes",
     "build_pipeline",
     "rescale_size",
 ]
@@ -50,6 +51,25 @@ def rescale_size(height: int, width: int, scale: Sequence[float]) -> tuple[int, 
     long_bound, short_bound = max(scale), min(scale)
     factor = min(long_bound / max(height, width), short_bound / min(height, width))
     return max(1, int(height * factor + 0.5)), max(1, int(width * factor + 0.5))
+
+
+def aligned_rescale_sizes(
+    height: int, width: int, scale: Sequence[float], size_divisor: int = 32, ratio: float = 1.0
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The authors' test-time geometry for an original ``height × width`` image at multi-scale ``ratio``.
+
+    MMSeg's ``MultiScaleFlipAug`` turns the bound into ``(int(long·ratio), int(short·ratio))``; the authors'
+    ``AlignedResize`` rescales the *original* image into it (:func:`rescale_size`) and then resizes it once more
+    so both sides are rounded up to multiples of ``size_divisor``. E.g. 512×683 with scale (2048, 512):
+    ratio 1 → 512×683 → 512×704; ratio 0.875 → 448×598 → 448×608.
+
+    Returns:
+        ``((h, w) after the keep-ratio rescale, (h, w) of the network input)``.
+    """
+    bound = (int(scale[0] * ratio), int(scale[1] * ratio))
+    h, w = rescale_size(height, width, bound)
+    d = int(size_divisor)
+    return (h, w), (math.ceil(h / d) * d, math.ceil(w / d) * d)
 
 
 def _resize(array: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
@@ -111,9 +131,11 @@ class RandomRescale(_ResizeTransform):
 class AlignedResize(_ResizeTransform):
     """Test-time resize: keep-ratio to ``scale``, then each side rounded **up** to a multiple of ``size_divisor``.
 
-    This is the authors' ``AlignedResize`` (SegFormer code base) done as a single resize. An ADE20K image of
-    512×683 with scale (2048, 512) becomes 512×704. Masks (when given) use nearest neighbour; the
-    validation datasets pass only the image, so labels stay at their original resolution.
+    The authors' ``AlignedResize`` (SegFormer code base) resizes twice (keep-ratio, then aligned); this op goes
+    to the same size in a single resize. An ADE20K image of 512×683 with scale (2048, 512) becomes 512×704.
+    Masks (when given) use nearest neighbour; the validation datasets pass only the image, so labels stay at
+    their original resolution. Multi-scale testing does not use this op: the inference resizes the original
+    image for each ratio (:func:`aligned_rescale_sizes`).
 
     Args:
         scale: ``(long_edge, short_edge)`` bounds. Default ``(2048, 512)``.
@@ -137,9 +159,7 @@ class AlignedResize(_ResizeTransform):
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """``(height, width)`` this op produces for an input of the given size."""
-        h, w = rescale_size(height, width, self.scale)
-        d = self.size_divisor
-        return math.ceil(h / d) * d, math.ceil(w / d) * d
+        return aligned_rescale_sizes(height, width, self.scale, self.size_divisor)[1]
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         new_height, new_width = self.output_size(*params["shape"][:2])

@@ -4,6 +4,10 @@ All functions take a segmentor ``model(images[B, 3, h, w]) → logits[B, K, h, w
 return class scores ``[B, K, H, W]`` at ``out_size`` (the label's original resolution) or at the input size.
 Single-scale modes return logits; :func:`multi_scale_flip_inference` averages softmax probabilities over the
 scales and flips, as MMSeg's ``aug_test`` does. ``argmax(dim=1)`` of either gives the prediction.
+
+Input sizes: single-scale modes take the network input as it is (the datasets and :class:`Segmenter` resize it
+with the test recipe's ``AlignedResize`` beforehand). Multi-scale testing takes the *original* image and resizes it
+for each ratio exactly as the authors do (see :attr:`InferenceConfig.test_scale`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..data.transforms import aligned_rescale_sizes
 
 InferenceMode = Literal["whole", "slide"]
 
@@ -29,6 +35,11 @@ class InferenceConfig:
         stride: sliding-window step ``(h, w)`` (Cityscapes: 768×768).
         scales: test-time scale ratios; ``(1.0,)`` disables multi-scale (ADE20K TTA: 0.75, 0.875, 1.0, 1.125, 1.25).
         flip: also average the horizontally flipped prediction.
+        test_scale: ``(long, short)`` keep-ratio bound of the test recipe (ADE20K (2048, 512)), used by multi-scale
+            testing only: at ratio ``r`` the original image is rescaled into ``(int(long·r), int(short·r))`` and
+            then to sides rounded up to multiples of ``size_divisor``, as the authors' ``MultiScaleFlipAug`` +
+            ``AlignedResize``. ``None`` bounds by the image's own sides (ratio ``r`` of the image, aligned).
+        size_divisor: multiple of the multi-scale input sides (the encoder's total stride, 32).
     """
 
     mode: InferenceMode = "whole"
@@ -36,6 +47,8 @@ class InferenceConfig:
     stride: tuple[int, int] = (341, 341)
     scales: tuple[float, ...] = (1.0,)
     flip: bool = False
+    test_scale: tuple[int, int] | None = None
+    size_divisor: int = 32
 
     def __post_init__(self) -> None:
         if self.mode not in ("whole", "slide"):
@@ -45,10 +58,20 @@ class InferenceConfig:
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         if not self.scales or min(self.scales) <= 0:
             raise ValueError(f"scales must be positive ratios, got {self.scales}")
+        if self.test_scale is not None:
+            object.__setattr__(self, "test_scale", _pair(self.test_scale, "test_scale"))
+        if int(self.size_divisor) < 1:
+            raise ValueError(f"size_divisor must be >= 1, got {self.size_divisor}")
 
     @property
     def tta(self) -> bool:
+        """Multi-scale and/or flip testing: :func:`segment` then expects the original image."""
         return self.flip or self.scales != (1.0,)
+
+    def scaled_sizes(self, height: int, width: int, ratio: float) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``(keep-ratio size, network input size)`` of an original ``height × width`` image at ``ratio``."""
+        scale = self.test_scale or (max(height, width), min(height, width))
+        return aligned_rescale_sizes(height, width, scale, self.size_divisor, ratio)
 
 
 def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
@@ -129,16 +152,18 @@ def multi_scale_flip_inference(
 ) -> torch.Tensor:
     """Softmax probabilities averaged over ``config.scales`` × (identity, horizontal flip if ``config.flip``).
 
-    Each scale resizes the (already test-scale) image by the ratio, bilinearly; scaled sides are rounded and kept
-    ≥ 32 pixels so the model always runs.
+    ``images[B, 3, H, W]`` are the *original* images (normalised, not resized). For each ratio they are resized
+    bilinearly, as the authors' pipeline does, first to the keep-ratio size and then to the aligned network input
+    (:meth:`InferenceConfig.scaled_sizes`; e.g. 512×683 at 0.875 → 448×598 → 448×608). The probabilities are
+    returned at ``out_size`` (default ``(H, W)``).
     """
     height, width = images.shape[-2:]
     target = tuple(out_size) if out_size is not None else (height, width)
     probs = images.new_zeros((images.shape[0], num_classes, *target))
     passes = 0
     for scale in config.scales:
-        size = (max(32, round(height * scale)), max(32, round(width * scale)))
-        scaled = _resize(images, size)
+        rescaled, aligned = config.scaled_sizes(height, width, scale)
+        scaled = _resize(_resize(images, rescaled), aligned)
         for flip in (False, True) if config.flip else (False,):
             inp = scaled.flip(-1) if flip else scaled
             logits = single_scale_inference(model, inp, num_classes, config, target)
@@ -157,7 +182,10 @@ def segment(
     config: InferenceConfig | None = None,
     out_size: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Class scores ``[B, K, H, W]`` following ``config`` (default: whole image; TTA when it asks for scales/flip)."""
+    """Class scores ``[B, K, H, W]`` following ``config`` (default: whole image; TTA when it asks for scales/flip).
+
+    ``images`` are the network input for single-scale modes, the original images when ``config.tta``.
+    """
     config = config or InferenceConfig()
     if config.tta:
         return multi_scale_flip_inference(model, images, num_classes, config, out_size)

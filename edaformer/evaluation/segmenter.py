@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -26,7 +26,8 @@ from .inference import InferenceConfig, segment
 
 Color = tuple[int, int, int]
 
-# Test-time recipe of each benchmark (DESIGN.md §6): keep-ratio bound (long, short) and inference mode.
+# Test-time recipe of each benchmark (the authors' test pipelines and test_cfg, docs/reproducing.md): keep-ratio
+# bound (long, short) and inference mode.
 DATASET_INFERENCE: dict[str, tuple[tuple[int, int], InferenceConfig]] = {
     "ade20k": ((2048, 512), InferenceConfig(mode="whole")),
     "coco_stuff": ((2048, 512), InferenceConfig(mode="whole")),
@@ -115,7 +116,8 @@ class Segmenter:
         classes: names and colours of the ``K`` classes.
         test_scale: keep-ratio ``(long, short)`` bound of the test-time resize (the authors' ``AlignedResize``);
             ``None`` keeps the image size. Either way both sides are rounded up to multiples of ``size_divisor``.
-        inference: whole-image or sliding-window inference (and optional multi-scale/flip TTA).
+        inference: whole-image or sliding-window inference (and optional multi-scale/flip TTA, which resizes the
+            original image per ratio with ``test_scale`` and ``size_divisor``: they are copied into it).
         size_divisor: the encoder's total stride (32).
     """
 
@@ -124,6 +126,9 @@ class Segmenter:
     test_scale: tuple[int, int] | None = (2048, 512)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     size_divisor: int = 32
+
+    def __post_init__(self) -> None:
+        self.inference = replace(self.inference, test_scale=self.test_scale, size_divisor=self.size_divisor)
 
     @classmethod
     def from_checkpoint(
@@ -200,12 +205,14 @@ class Segmenter:
         return max(h, self.size_divisor), max(w, self.size_divisor)
 
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """RGB ``uint8 [H, W, 3]`` → normalised ``[1, 3, h, w]`` at :meth:`input_size`, on the model's device."""
+        """RGB ``uint8 [H, W, 3]`` → normalised ``[1, 3, h, w]`` on the model's device: at :meth:`input_size`, or
+        at the image's own size under multi-scale/flip TTA (the inference resizes it per ratio)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
-        h, w = self.input_size(*image.shape[:2])
-        if (h, w) != image.shape[:2]:
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+        if not self.inference.tta:
+            h, w = self.input_size(*image.shape[:2])
+            if (h, w) != image.shape[:2]:
+                image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
         return normalize(image).to(self.device)
 
     @torch.no_grad()

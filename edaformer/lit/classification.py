@@ -9,11 +9,12 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..models import ISRLike, isr_applied
-from ..optim import build_optimizer, classification_rules, param_groups
+from ..optim import build_optimizer, classification_rules, param_groups, scale_lr
 from .mixup import MixupCutmix
 from .utils import plain
 
@@ -31,6 +32,10 @@ class ClassificationModule(L.LightningModule):
         label_smoothing: used when ``mixup`` is ``None``.
         isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (e.g. ``"paper"``
             or ``"16,8,2,1"``; the classifier uses the encoder part).
+        lr_reference_batch: the global batch at which ``optimizer``'s lr is given; the lr is scaled linearly to the
+            run's global batch (DeiT / PVTv2: 5e-4 at 512). ``None`` uses the lr as given.
+        batch_size: the per-device batch size (``data.batch_size``); the global batch is ``batch_size`` ×
+            ``trainer.world_size`` (devices × nodes) × ``trainer.accumulate_grad_batches``.
     """
 
     def __init__(
@@ -44,8 +49,14 @@ class ClassificationModule(L.LightningModule):
         mixup: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.1,
         isr: ISRLike = None,
+        lr_reference_batch: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__()
+        if lr_reference_batch is not None and batch_size is None:
+            raise ValueError(
+                "lr_reference_batch needs batch_size (the per-device batch) to compute the global batch"
+            )
         mixup = plain(mixup)
         self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
@@ -56,6 +67,8 @@ class ClassificationModule(L.LightningModule):
                 "mixup": mixup,
                 "label_smoothing": float(label_smoothing),
                 "isr": None if self.val_isr is None else str(self.val_isr),
+                "lr_reference_batch": lr_reference_batch,
+                "batch_size": batch_size,
             },
             logger=False,
         )
@@ -67,8 +80,20 @@ class ClassificationModule(L.LightningModule):
         self.top5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
         self._eval_isr = ExitStack()  # holds isr_applied(net, val_isr) from evaluation start to end
 
+    def global_batch_size(self) -> int:
+        """Samples per optimizer step over all processes: per-device batch × world size × accumulation."""
+        return int(self.hparams.batch_size) * self.trainer.world_size * self.trainer.accumulate_grad_batches
+
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.optimizer_factory, param_groups(self.net, classification_rules()))
+        reference = self.hparams.lr_reference_batch
+        if reference is not None:
+            base = optimizer.param_groups[0]["lr"]
+            global_batch = self.global_batch_size()
+            scale_lr(optimizer, global_batch, reference)
+            rank_zero_info(
+                f"lr {base:g} x global batch {global_batch} / {reference} = {optimizer.param_groups[0]['lr']:g}"
+            )
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
         scheduler = self.scheduler_factory(optimizer)

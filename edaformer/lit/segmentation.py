@@ -32,6 +32,10 @@ class SegmentationModule(L.LightningModule):
         num_classes: ``K``.
         class_names: names for the per-class table (default ``"0" .. "K-1"``).
         ignore_index: label value excluded from loss and metrics.
+        avg_non_ignore: how the per-pixel cross-entropy is averaged. ``False`` (the authors', MMSeg 0.13): the
+            mean over *all* pixels of the batch, ignored ones counting as 0, so a crop with padding or unlabelled
+            pixels takes a smaller step. ``True`` (MMSeg 1.x's ``avg_non_ignore``, PyTorch's default): the mean
+            over the labelled pixels only.
         head_lr_mult: learning-rate multiplier of the decode head (the authors' ×10).
         inference: :class:`~edaformer.evaluation.InferenceConfig` fields for validation/test (mode, crop, TTA).
         isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (``None`` keeps
@@ -50,6 +54,7 @@ class SegmentationModule(L.LightningModule):
         num_classes: int,
         class_names: Sequence[str] | None = None,
         ignore_index: int = 255,
+        avg_non_ignore: bool = False,
         head_lr_mult: float = 10.0,
         inference: Mapping[str, Any] | None = None,
         isr: ISRLike = None,
@@ -67,6 +72,7 @@ class SegmentationModule(L.LightningModule):
                 "num_classes": int(num_classes),
                 "class_names": plain(class_names),
                 "ignore_index": int(ignore_index),
+                "avg_non_ignore": bool(avg_non_ignore),
                 "head_lr_mult": float(head_lr_mult),
                 "inference": inference,
                 "isr": None if self.val_isr is None else str(self.val_isr),
@@ -102,10 +108,18 @@ class SegmentationModule(L.LightningModule):
         return self.net(images)
 
     def loss(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy with the ignore index on logits resized (bilinear) to the label size ``[B, H, W]``."""
+        """Cross-entropy of ``logits[B, K, h, w]`` resized (bilinear) to the labels ``masks[B, H, W]``.
+
+        Pixels labelled ``ignore_index`` contribute 0; the sum is divided by ``B·H·W`` (the authors') or, with
+        ``avg_non_ignore``, by the number of labelled pixels (0 when every pixel is ignored).
+        """
         if logits.shape[-2:] != masks.shape[-2:]:
             logits = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-        return F.cross_entropy(logits, masks, ignore_index=self.hparams.ignore_index)
+        ignore = self.hparams.ignore_index
+        per_pixel = F.cross_entropy(logits, masks, ignore_index=ignore, reduction="none")  # (B, H, W)
+        if self.hparams.avg_non_ignore:
+            return per_pixel.sum() / (masks != ignore).sum().clamp(min=1)
+        return per_pixel.mean()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.loss(self.net(batch["image"]), batch["mask"])
@@ -127,6 +141,12 @@ class SegmentationModule(L.LightningModule):
         masks = batch["mask"]
         if masks.ndim == 2:
             masks = masks.unsqueeze(0)
+        if self.inference.tta and batch["image"].shape[-2:] != masks.shape[-2:]:
+            raise ValueError(
+                f"multi-scale/flip testing resizes the original image per ratio, but got a "
+                f"{tuple(batch['image'].shape[-2:])} image for a {tuple(masks.shape[-2:])} label: build the "
+                "DataModule with tta=True (python eval.py tta=true ... sets it)"
+            )
         preds = self.predict_scores(batch["image"], out_size=masks.shape[-2:]).argmax(dim=1)
         self.confmat.update(preds, masks)
         return {"pred": preds}

@@ -64,6 +64,9 @@ class EDAFormerHead(nn.Module):
     upsampled bilinearly to ``c2``'s size; concat ``[c4, c3, c2]`` → Conv1×1 → BN → ReLU → Dropout2d(0.1) →
     Conv1×1 → logits ``[B, num_classes, H/8, W/8]``.
 
+    Init as the authors': blocks trunc-normal / He-normal (fan-out) like the encoder, the fuse conv He-normal
+    (mmcv ``ConvModule``'s kaiming init), the classifier PyTorch's ``nn.Conv2d`` default.
+
     Args:
         feature_info: the encoder's stage descriptions (``num_chs``, ``reduction``); the head takes the channels
             and strides of the stages in :attr:`in_stages` from there.
@@ -118,6 +121,9 @@ class EDAFormerHead(nn.Module):
         self.classifier = nn.Conv2d(embed_dim, num_classes, 1)
         self.num_classes = num_classes
         self.apply(init_weights)
+        # The authors' classifier (``linear_pred``) is a plain ``nn.Conv2d`` that no init routine touches:
+        # PyTorch's default (kaiming-uniform a=√5, bias U(±1/√fan_in)), not the He-normal of the other convs.
+        self.classifier.reset_parameters()
 
     def forward_features(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """Fused decoder features ``[B, E, H/8, W/8]`` from the encoder's stage maps (all four)."""

@@ -468,7 +468,7 @@ def markdown_table(results: Sequence[Result], baselines: Sequence[str] = ()) -> 
 
 
 # --------------------------------------------------------------------------------------------------- runs
-# Recipe crop and per-GPU batch (DESIGN.md §6): dataset -> (crop, {variant: batch}).
+# Recipe crop and per-GPU batch (the authors' configs, docs/reproducing.md): dataset -> (crop, {variant: batch}).
 TRAIN_RECIPES: dict[str, tuple[tuple[int, int], dict[str, int]]] = {
     "ade20k": ((512, 512), {"t": 4, "b": 4}),
     "cityscapes": ((1024, 1024), {"t": 2, "b": 1}),

@@ -2,8 +2,9 @@
 
 Rows are the result rows ``eval.py`` writes (``results.json`` per job of an ISR sweep, ``isr_results.json`` after
 training): ``setting``, ``isr``, ``gflops`` (multiply-accumulates ×1e-9 at ``flops_size``), ``mIoU`` in [0, 1],
-optionally ``latency_ms``. The paper's reference is drawn as GFLOPs lines only: its Table 4 mIoU values are not
-stored in this package, and the lines are drawn only for the benchmark the numbers belong to.
+optionally ``latency_ms``, ``model``, ``data`` (the DataModule target) and ``tta``. When the rows are one of the
+paper's benchmarks (ADE20K or COCO-Stuff at 512×512, Cityscapes at 1024×2048) and the model is EDAFormer-T/B, the
+paper's Table 4 is drawn beside them: its GFLOPs as dotted lines, its single-scale mIoU as open markers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from ..models import ISR_PRESETS
-from ..paper import BENCHMARKS, PAPER_GFLOPS
+from ..paper import BENCHMARKS, PAPER_GFLOPS, PAPER_MIOU
 
 RESULT_FILES = ("results.json", "isr_results.json")
 PRESET_ORDER = ("train", "dec2x", "paper", "aggressive")
@@ -28,6 +29,8 @@ BENCHMARK_OF_DATA = {
     "edaformer.data.datamodules.ADE20KDataModule": "ade20k",
     "edaformer.data.CityscapesDataModule": "cityscapes",
     "edaformer.data.datamodules.CityscapesDataModule": "cityscapes",
+    "edaformer.data.COCOStuffDataModule": "coco_stuff",
+    "edaformer.data.datamodules.COCOStuffDataModule": "coco_stuff",
 }
 
 
@@ -72,12 +75,25 @@ def sort_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def benchmark_of(row: Mapping[str, Any]) -> str | None:
-    """The benchmark (``ade20k`` / ``cityscapes``) a row's data and FLOPs size correspond to, or ``None``."""
+    """The benchmark (``ade20k`` / ``cityscapes`` / ``coco_stuff``) a row's data and FLOPs size correspond to."""
     dataset = BENCHMARK_OF_DATA.get(str(row.get("data", "")))
     if dataset is None:
         return None
     bench = BENCHMARKS[dataset]
     return dataset if row.get("flops_size") in (None, f"{bench.height}x{bench.width}") else None
+
+
+def paper_miou(row: Mapping[str, Any], setting: str | None = None) -> float | None:
+    """The paper's mIoU (%) for a result row, or ``None`` when the paper has no comparable number.
+
+    Comparable: the row's ``model`` and benchmark (:func:`benchmark_of`) are in Table 4, its ``setting`` is an ISR
+    preset, and it was evaluated single-scale (``tta`` false), as the paper's table. ``setting`` overrides the
+    row's (``"aggressive_trained"``: the model the paper trained at the aggressive ratios).
+    """
+    dataset = benchmark_of(row)
+    if dataset is None or row.get("tta"):
+        return None
+    return PAPER_MIOU.get((str(row.get("model", "")), setting or str(row.get("setting", "")), dataset))
 
 
 def _label(row: Mapping[str, Any]) -> str:
@@ -97,7 +113,8 @@ def tradeoff_figure(
         rows: result rows (see the module docstring), e.g. from :func:`load_result_rows`.
         reference: ``(model_name, benchmark)``, e.g. ``("edaformer_t", "ade20k")``: dotted vertical lines at the
             paper's GFLOPs for each preset (Tables 1/4). Only meaningful when the rows' GFLOPs were counted at
-            that benchmark's size and class count.
+            that benchmark's size and class count. The paper's single-scale mIoU of each row's setting is drawn as
+            an open marker at the row's own x (GFLOPs / latency); rows evaluated with ``tta`` get none.
         title: figure title.
         metric: the accuracy key (values in [0, 1]).
         latency_label: x label of the latency panel (say the device and input size there).
@@ -126,13 +143,15 @@ def tradeoff_figure(
                 text += f"\n{dx:+.0f}% {'GFLOPs' if key == 'gflops' else 'time'}, {dy:+.2f} {metric}"
             offset = (6, 8) if i % 2 == 0 else (6, -26)  # alternate above/below: neighbours rarely collide
             ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
+        paper_points = _paper_points(rows, xs, reference)
+        _draw_paper_miou(ax, paper_points)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{metric} (%)")
         ax.grid(alpha=0.3)
         xmin, xmax = min(xs), max(xs)
         pad = 0.15 * (xmax - xmin or xmax or 1.0)
         ax.set_xlim(xmin - pad, xmax + 2.5 * pad)
-        finite = [a for a in accs if not math.isnan(a)]
+        finite = [a for a in accs if not math.isnan(a)] + [y for _, y, _ in paper_points]
         if finite:
             lo, hi = min(finite), max(finite)
             ypad = max(0.5, 0.25 * (hi - lo))
@@ -160,6 +179,40 @@ def tradeoff_figure(
     size = rows[0].get("flops_size")
     fig.suptitle(title or f"ISR trade-off (same weights; GFLOPs at {size or 'the eval size'})", fontsize=10)
     return fig
+
+
+def _paper_points(
+    rows: Sequence[Mapping[str, Any]], xs: Sequence[float], reference: tuple[str, str] | None
+) -> list[tuple[float, float, str]]:
+    """``(x, paper mIoU %, setting)`` for the single-scale rows whose setting Table 4 has for ``reference``; the
+    paper's model trained at the aggressive ratios is added at the ``aggressive`` row's x."""
+    if reference is None:
+        return []
+    model_name, dataset = reference
+    points = []
+    for row, x in zip(rows, xs):
+        if row.get("tta"):
+            continue
+        settings = [str(row.get("setting"))]
+        if settings[0] == "aggressive":
+            settings.append("aggressive_trained")
+        for setting in settings:
+            value = PAPER_MIOU.get((model_name, setting, dataset))
+            if value is not None:
+                points.append((x, value, setting))
+    return points
+
+
+def _draw_paper_miou(ax: Any, points: Sequence[tuple[float, float, str]]) -> None:
+    """Open circles at the paper's mIoU of each setting; an open star for its aggressive-trained model."""
+    isr = [(x, y) for x, y, s in points if s != "aggressive_trained"]
+    if isr:
+        ax.plot(*zip(*isr), "o--", mfc="none", color="0.25", linewidth=0.8, zorder=1, label="paper (Table 4)")
+    for x, y, s in points:
+        if s == "aggressive_trained":
+            ax.plot(x, y, "*", mfc="none", color="0.25", markersize=10, label="paper, trained at aggressive")
+    if points:
+        ax.legend(fontsize=7, loc="upper right")
 
 
 def preset_settings() -> list[str]:

@@ -1,4 +1,4 @@
-"""ImageNet pre-training of EFT through train.py: a seconds-long run on a tiny ImageNet-layout folder."""
+"""ImageNet pre-training of EFT through train.py: a seconds-long DDP run (2 gloo processes) on a tiny folder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ WNIDS = ("n01440764", "n01443537")
 
 
 @pytest.mark.slow
-def test_eft_t_imagenet_smoke_train_and_eval(tmp_path):
+def test_eft_t_imagenet_smoke_train_and_eval_under_ddp(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
         for wnid in WNIDS:
@@ -34,7 +34,7 @@ def test_eft_t_imagenet_smoke_train_and_eval(tmp_path):
             "data.batch_size=4",
             "data.num_workers=0",
             "data.persistent_workers=false",
-            "trainer=cpu",
+            "trainer=ddp_cpu",
             "trainer.max_steps=2",
             "trainer.val_check_interval=2",
             "flops_size=[64,64]",
@@ -42,6 +42,8 @@ def test_eft_t_imagenet_smoke_train_and_eval(tmp_path):
         ],
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+    # 2 gloo processes x 4 images: DeiT's linear rule on the global batch (the sampler shards per process)
+    assert "lr 0.0005 x global batch 8 / 512 = 7.8125e-06" in proc.stdout + proc.stderr
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     results = json.loads((run_dir / "isr_results.json").read_text())["results"]
     assert [r["setting"] for r in results] == ["train", "paper"]

@@ -93,6 +93,28 @@ def test_isr_sweep_and_table(trained, data_dir, tmp_path):
 
 
 @pytest.mark.slow
+def test_eval_multi_scale_flip_as_the_authors(trained, data_dir, tmp_path):
+    """eval.py tta=true: the dataset yields original images and each ratio is resized as the authors do."""
+    args = [
+        f"ckpt_path={trained / 'checkpoints' / 'last.ckpt'}",
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={tmp_path}",
+        "data.num_train=16",
+        "data.num_val=4",
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+        "trainer.accelerator=cpu",
+        "tta=true",
+        "tta_scales=[0.75,1.25]",
+    ]
+    proc = run("eval.py", args)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    row = json.loads((tmp_path / "results.json").read_text())["results"][0]
+    # demo images (~140x160) resized by the val pipeline would differ from their labels and be refused
+    assert row["tta"] is True and 0.0 <= row["mIoU"] <= 1.0
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "args", "message"),
     [

@@ -30,7 +30,8 @@ def imagenet_root(tmp_path, dh):
 
 
 def test_imagenet_batches_and_sorted_wnid_labels(imagenet_root, dh):
-    dm = dh.compose_data("imagenet", imagenet_root, "data.expected_num_classes=null", "data.batch_size=6")
+    args = ("data.expected_num_classes=null", "data.batch_size=6", "data.repeated_augmentation=1")
+    dm = dh.compose_data("imagenet", imagenet_root, *args)
     assert isinstance(dm, ImageNetDataModule)
     assert dm.class_names == sorted(WNIDS) and dm.num_classes == 2
     batch = next(iter(dm.train_dataloader()))

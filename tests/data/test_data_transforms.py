@@ -16,6 +16,7 @@ from edaformer.data.transforms import (
     PhotoMetricDistortion,
     RandomCropCatMax,
     RandomRescale,
+    aligned_rescale_sizes,
     build_pipeline,
     rescale_size,
 )
@@ -146,3 +147,35 @@ def test_ordered_starmap_keeps_order_in_processes_and_in_process():
     jobs = [(b, 2) for b in range(20)]
     assert list(ordered_starmap(pow, jobs, nproc=2)) == [b * b for b in range(20)]
     assert list(ordered_starmap(pow, jobs, nproc=1)) == [b * b for b in range(20)]
+
+
+@pytest.mark.parametrize(
+    ("size", "ratio", "rescaled", "aligned"),
+    [
+        # ADE20K 512x683 at the authors' ratios (0.875 by rescaling the aligned 512x704 would give 448x616)
+        ((512, 683), 0.75, (384, 512), (384, 512)),
+        ((512, 683), 0.875, (448, 598), (448, 608)),
+        ((512, 683), 1.0, (512, 683), (512, 704)),
+        ((512, 683), 1.125, (576, 768), (576, 768)),
+        ((512, 683), 1.25, (640, 854), (640, 864)),
+        ((375, 500), 0.875, (448, 597), (448, 608)),  # small images are scaled up to the short bound
+        ((375, 500), 1.25, (640, 853), (640, 864)),
+        ((683, 512), 0.875, (598, 448), (608, 448)),  # portrait
+        ((256, 2000), 1.0, (262, 2048), (288, 2048)),  # the long bound binds
+        ((256, 2000), 0.5, (131, 1024), (160, 1024)),
+    ],
+)
+def test_authors_multi_scale_sizes_ade20k(size, ratio, rescaled, aligned):
+    assert aligned_rescale_sizes(*size, (2048, 512), 32, ratio) == (rescaled, aligned)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
+def test_authors_multi_scale_sizes_cityscapes(ratio):
+    side = (int(1024 * ratio), int(2048 * ratio))
+    assert aligned_rescale_sizes(1024, 2048, (2048, 1024), 32, ratio) == (side, side)
+
+
+def test_aligned_resize_is_the_ratio_one_geometry():
+    op = AlignedResize((2048, 512))
+    for h, w in [(512, 683), (375, 500), (256, 2000), (31, 33)]:
+        assert op.output_size(h, w) == aligned_rescale_sizes(h, w, (2048, 512))[1]

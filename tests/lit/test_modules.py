@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import lightning as L
@@ -127,3 +128,77 @@ def test_mixup_cutmix_targets():
     off = MixupCutmix(4, mixup_alpha=0.0, cutmix_alpha=0.0)
     same, t = off(images, labels)
     assert torch.equal(same, images) and torch.equal(t, off.smooth_one_hot(labels))
+
+
+@pytest.mark.parametrize("avg_non_ignore", [False, True])
+def test_segmentation_loss_normalisation_by_hand(avg_non_ignore):
+    """A padded crop (ignored right column): the authors divide by all pixels, ``avg_non_ignore`` by labelled."""
+    logits = torch.tensor(
+        [
+            [
+                [[2.0, 0.0, 1.0], [0.5, 0.5, 3.0]],
+                [[0.0, 1.0, 1.0], [1.5, 0.0, 3.0]],
+                [[1.0, 1.0, 1.0], [0.0, 2.0, 3.0]],
+            ]
+        ]
+    ).repeat(2, 1, 1, 1)  # (B=2, K=3, H=2, W=3)
+    masks = torch.tensor([[[0, 1, 255], [2, 2, 255]], [[255, 255, 255], [0, 255, 255]]])
+    module = SegmentationModule(torch.nn.Identity(), ADAMW, None, "x", 3, avg_non_ignore=avg_non_ignore)
+    total, labelled = 0.0, 0
+    for b in range(2):
+        for y in range(2):
+            for x in range(3):
+                label = int(masks[b, y, x])
+                if label == 255:
+                    continue
+                scores = [float(logits[b, k, y, x]) for k in range(3)]
+                total += math.log(sum(math.exp(s) for s in scores)) - scores[label]
+                labelled += 1
+    expected = total / (labelled if avg_non_ignore else masks.numel())  # 5 labelled of 12 pixels
+    assert module.loss(logits, masks).item() == pytest.approx(expected, rel=1e-6)
+    assert module.hparams.avg_non_ignore is avg_non_ignore
+    # every pixel ignored: 0 under both rules (no NaN)
+    assert module.loss(logits, torch.full_like(masks, 255)).item() == 0.0
+
+
+def test_tta_needs_the_original_image():
+    """Multi-scale testing on an already-resized image would give the wrong per-ratio sizes: a clear error."""
+    module = SegmentationModule(
+        torch.nn.Conv2d(3, 2, 1), ADAMW, None, "x", 2, inference={"scales": [0.75, 1.0], "flip": True}
+    )
+    batch = {"image": torch.randn(1, 3, 64, 96), "mask": torch.zeros(1, 50, 70, dtype=torch.long)}
+    with pytest.raises(ValueError, match="build the DataModule with tta=True"):
+        module.validation_step(batch, 0)
+    batch["image"] = torch.randn(1, 3, 50, 70)  # the original size: resized per ratio inside
+    assert module.validation_step(batch, 0)["pred"].shape == (1, 50, 70)
+
+
+def test_classification_lr_follows_the_global_batch():
+    """lr = 5e-4 × (per-device batch × world size × accumulation) / 512, read from the trainer."""
+    from types import SimpleNamespace
+
+    module = ClassificationModule(
+        torch.nn.Linear(4, 3),
+        partial(torch.optim.AdamW, lr=5e-4),
+        None,
+        "x",
+        3,
+        lr_reference_batch=512,
+        batch_size=128,
+    )
+    module.trainer = SimpleNamespace(world_size=8, accumulate_grad_batches=2)  # e.g. 2 nodes x 4 GPUs
+    assert module.global_batch_size() == 2048
+    assert module.configure_optimizers()["optimizer"].param_groups[0]["lr"] == pytest.approx(2e-3)
+    with pytest.raises(ValueError, match="needs batch_size"):
+        ClassificationModule(torch.nn.Linear(4, 3), ADAMW, None, "x", 3, lr_reference_batch=512)
+
+
+@pytest.mark.slow
+def test_classification_lr_scaling_through_a_real_trainer():
+    net = create_model("eft_t", num_classes=3)
+    module = ClassificationModule(
+        net, partial(torch.optim.AdamW, lr=5e-4), None, "eft_t", 3, lr_reference_batch=512, batch_size=4
+    )
+    t = trainer(max_steps=1, accumulate_grad_batches=2, limit_val_batches=0)
+    t.fit(module, DataLoader(Blobs(8, False), batch_size=4))
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(5e-4 * 8 / 512)

@@ -54,3 +54,27 @@ def test_authors_checkpoint_gets_ade20k_classes_and_recipe(tmp_path):
     assert info.kind == "official" and seg.classes.dataset == "ade20k" and seg.classes.names[2] == "sky"
     label = seg.predict(random_image(40, 52))
     assert label.shape == (40, 52) and label.max() < 150
+
+
+def test_segmenter_multi_scale_resizes_the_original_per_ratio(tiny_model):
+    """predict scales=[...]: the photo itself goes to the inference, which applies the authors' per-ratio sizes."""
+    seg = Segmenter.build(
+        tiny_model,
+        resolve_classes(NUM_CLASSES),
+        device="cpu",
+        test_scale=(256, 64),
+        scales=(0.75, 1.25),
+        flip=True,
+    )
+    assert seg.inference.test_scale == (256, 64) and seg.inference.size_divisor == 32
+    assert seg.preprocess(random_image(64, 85)).shape == (1, 3, 64, 85)  # not resized: TTA does it
+    sizes = []
+    hook = seg.model.encoder.register_forward_pre_hook(
+        lambda _m, args: sizes.append(tuple(args[0].shape[-2:]))
+    )
+    label = seg.predict(random_image(64, 85))
+    hook.remove()
+    # 0.75: bound (192, 48) → 48x64 → 64x64; 1.25: bound (320, 80) → 80x106 → 96x128; each with its flip
+    assert sizes == [(64, 64), (64, 64), (96, 128), (96, 128)] and label.shape == (64, 85)
+    single = Segmenter.build(tiny_model, resolve_classes(NUM_CLASSES), device="cpu", test_scale=(256, 64))
+    assert single.preprocess(random_image(64, 85)).shape == (1, 3, 64, 96)

@@ -1,0 +1,98 @@
+"""The ISR table and trade-off plot put the paper's Table 4 mIoU beside ours when model and benchmark match."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edaformer.cli.isr_table import build_table
+from edaformer.paper import PAPER_MIOU, PAPER_MIOU_SETTINGS
+from edaformer.viz.tradeoff import paper_miou, tradeoff_figure
+
+ADE = "edaformer.data.ADE20KDataModule"
+SWEEP = [  # setting, ratios, GFLOPs, our mIoU
+    ("train", "8,4,2,1-1,2,4", 5.63, 0.4251),
+    ("dec2x", "8,4,2,1-2,4,8", 5.31, 0.4240),
+    ("paper", "16,8,2,1-2,4,8", 4.72, 0.4188),
+    ("aggressive", "16,8,4,2-2,4,8", 4.10, 0.4102),
+]
+
+
+def write_sweep(root: Path, model: str, data: str, flops_size: str = "512x512", tta: bool = False) -> None:
+    for i, (setting, isr, gflops, miou) in enumerate(SWEEP):
+        job = root / f"{i}_isr={setting}"
+        job.mkdir(parents=True)
+        row = dict(setting=setting, isr=isr, params=4_929_914, gflops=gflops, flops_size=flops_size)
+        row.update(mIoU=miou, model=model, data=data, tta=tta)
+        (job / "results.json").write_text(json.dumps({"results": [row]}))
+
+
+def test_paper_miou_data_is_table_4():
+    assert len(PAPER_MIOU) == 2 * 3 * len(PAPER_MIOU_SETTINGS)
+    assert PAPER_MIOU["edaformer_t", "train", "ade20k"] == 42.3
+    assert PAPER_MIOU["edaformer_t", "aggressive_trained", "cityscapes"] == 78.6
+    assert PAPER_MIOU["edaformer_b", "aggressive", "coco_stuff"] == 45.0
+    assert PAPER_MIOU["edaformer_b", "paper", "cityscapes"] == 81.6
+
+
+def test_isr_table_shows_the_paper_beside_ours(tmp_path):
+    write_sweep(tmp_path, "edaformer_t", ADE)
+    lines = build_table(tmp_path).splitlines()
+    assert lines[0].endswith("| paper mIoU (%) | ours − paper |")
+    assert lines[2] == "| train | 8,4,2,1-1,2,4 | 4.93 | 5.63 | +0.0 % | 42.51 | +0.00 | 42.3 | +0.21 |"
+    assert lines[5].endswith("| 41.02 | -1.49 | 41.3 | -0.28 |")
+    assert (
+        lines[-1].startswith("Paper, Table 4 (*): the same model *trained* at the aggressive")
+        and "42.1 mIoU" in lines[-1]
+    )
+    csv = (tmp_path / "isr_table.csv").read_text().splitlines()
+    assert csv[0].endswith(",paper_mIoU,ours_minus_paper") and csv[3].endswith(",42.1,-0.22")
+    assert (tmp_path / "isr_table.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "flops_size", "tta"),
+    [
+        ("edaformer_t", "edaformer.data.DemoDataModule", "512x512", False),  # not a paper benchmark
+        ("edaformer_t", ADE, "640x640", False),  # GFLOPs not at the benchmark's size
+        ("edaformer_t", ADE, "512x512", True),  # multi-scale + flip: the paper's table is single-scale
+        ("my_model", ADE, "512x512", False),
+    ],
+)
+def test_isr_table_without_a_comparable_paper_number(tmp_path, model, data, flops_size, tta):
+    write_sweep(tmp_path, model, data, flops_size, tta)
+    text = build_table(tmp_path)
+    assert "paper mIoU" not in text and "Table 4" not in text
+    assert "paper_mIoU" not in (tmp_path / "isr_table.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "expected"),
+    [
+        ("edaformer_b", "edaformer.data.CityscapesDataModule", [81.6, 81.6, 81.6, 81.4, 81.6]),
+        ("edaformer_b", "edaformer.data.COCOStuffDataModule", [45.9, 45.8, 45.8, 45.0, 45.7]),
+    ],
+)
+def test_paper_miou_of_result_rows(model, data, expected):
+    flops_size = "1024x2048" if "Cityscapes" in data else "512x512"
+    rows = [dict(setting=s[0], model=model, data=data, flops_size=flops_size) for s in SWEEP]
+    values = [paper_miou(r) for r in rows] + [paper_miou(rows[-1], "aggressive_trained")]
+    assert values == expected
+
+
+def test_tradeoff_figure_draws_the_paper_points():
+    rows = [
+        dict(setting=s, isr=isr, gflops=g, mIoU=m, latency_ms=10.0 - i, model="edaformer_t", data=ADE)
+        for i, (s, isr, g, m) in enumerate(SWEEP)
+    ]
+    fig = tradeoff_figure(rows, reference=("edaformer_t", "ade20k"))
+    for ax in fig.axes:  # GFLOPs and latency panels
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        paper = lines["paper (Table 4)"]
+        assert list(paper.get_ydata()) == [42.3, 42.2, 42.1, 41.3]
+        assert list(lines["paper, trained at aggressive"].get_ydata()) == [42.1]
+    assert list(fig.axes[0].get_lines()[1].get_xdata()) == [5.63, 5.31, 4.72, 4.10]  # at our own GFLOPs
+    fig = tradeoff_figure([{**r, "tta": True} for r in rows], reference=("edaformer_t", "ade20k"))
+    assert not [line for line in fig.axes[0].get_lines() if "paper" in line.get_label()]
