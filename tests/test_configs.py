@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from edaformer.cli.train import build_module
-from edaformer.cli.utils import CONF_DIR, UserError, check_group_overrides, group_options
+from edaformer.cli.utils import CONF_DIR
 from edaformer.lit import ClassificationModule, SegmentationModule
 
 
@@ -151,22 +151,3 @@ def test_callback_configs_instantiate():
         "RestoreRNGState",
         "LearningRateMonitor",
     }
-
-
-def test_group_options_listed():
-    assert group_options("model") == ["edaformer_b", "edaformer_t", "eft_b", "eft_t"]
-    assert set(group_options("isr")) == {"train", "dec2x", "paper", "aggressive"}
-
-
-@pytest.mark.parametrize(
-    ("arg", "message"),
-    [
-        ("model=edaformer_x", "unknown model 'edaformer_x'; valid: edaformer_b, edaformer_t, eft_b, eft_t"),
-        ("data=pascal", "unknown data 'pascal'"),
-        ("isr=train,papr", "unknown isr 'papr'; valid: aggressive, dec2x, paper, train"),
-    ],
-)
-def test_bad_group_override_is_one_line(arg, message):
-    with pytest.raises(UserError) as err:
-        check_group_overrides([arg])
-    assert message in str(err.value) and "\n" not in str(err.value)

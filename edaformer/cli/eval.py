@@ -1,9 +1,10 @@
-"""``python eval.py ckpt_path=... [model=...] [data=...] [isr=paper]``: evaluate one checkpoint.
+"""``edaformer-eval ckpt_path=... [model=...] [data=...] [isr=paper]`` (or ``python eval.py ...``): evaluate one
+checkpoint. Arguments: ``conf/eval.yaml`` (``edaformer-eval --help``).
 
 Accepts our Lightning checkpoints, our converted files and the authors' MMSeg checkpoints (via
 :func:`edaformer.checkpoints.load_model`). Writes ``results.{json,csv,md}`` and ``per_class_<setting>.md`` into the
 run dir; with ``-m ... isr=train,dec2x,paper,aggressive`` each job of the sweep writes its own, and
-``scripts/isr_table.py MULTIRUN_DIR`` gathers them into the paper's Table 4.
+``edaformer-isr-table sweep_dir=MULTIRUN_DIR`` gathers them into the paper's Table 4.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -24,6 +24,7 @@ from .utils import (
     UserError,
     instantiate_callbacks,
     instantiate_loggers,
+    overridden,
     plain_config,
     report_user_errors,
     require_file,
@@ -37,7 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ckpt = require_file(cfg.get("ckpt_path"), "ckpt_path")
     L.seed_everything(cfg.seed, workers=True)
     dm = build_datamodule(cfg)
-    requested = cfg.model.model_name if _model_given() else None
+    requested = cfg.model.model_name if overridden("model") else None  # then checked against the checkpoint
     try:
         net, info = load_model(ckpt, model_name=requested, num_classes=None)
     except (ValueError, KeyError) as err:
@@ -84,15 +85,6 @@ def _main(cfg: DictConfig) -> None:
     evaluate(cfg)
 
 
-def main() -> None:
-    """Entry point of ``eval.py``."""
-    run_hydra_main(_main)
-
-
-def _model_given() -> bool:
-    """``model=...`` on the command line asks to check the checkpoint's architecture against it."""
-    try:
-        overrides = HydraConfig.get().overrides.task
-    except ValueError:  # not inside a Hydra app (tests composing configs)
-        return False
-    return any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides)
+def main() -> int:
+    """Entry point of ``edaformer-eval`` (and ``eval.py``)."""
+    return run_hydra_main(_main)

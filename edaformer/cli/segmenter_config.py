@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 
 from ..checkpoints import CheckpointInfo
 from ..evaluation.segmenter import DATASET_INFERENCE, Segmenter
-from ..models import ISRSetting
+from .utils import isr_setting
 
 
 def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
@@ -19,10 +19,7 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
     ``class_names``, ``palette`` and ``test_scale`` win), ``data_choice`` (its option name), ``dataset``,
     ``test_scale``, ``mode``, ``crop_size``, ``stride``, ``scales``, ``flip`` and ``device``.
     """
-    isr = None
-    if cfg.get("isr") is not None:
-        decoder = cfg["isr"].get("decoder")
-        isr = ISRSetting(tuple(cfg["isr"]["encoder"]), None if decoder is None else tuple(decoder))
+    isr = isr_setting(cfg.get("isr"))
     dataset, names, palette, test_scale = (
         cfg.get("dataset", "auto"),
         None,
