@@ -10,7 +10,11 @@ from __future__ import annotations
 import importlib
 
 import pytest
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest's own dependency
+    import tomli as tomllib
 
 from edaformer.data import ensure_demo_dataset
 from tests.conftest import REPO, run_main
