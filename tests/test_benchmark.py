@@ -18,10 +18,8 @@ from edaformer.tools.benchmark import (
     Result,
     markdown_table,
     random_batch,
-    reset_peak_rss,
     segformer_baseline,
     time_interleaved,
-    track_peak_memory,
     train_call,
     use_unfused_attention,
 )
@@ -85,15 +83,31 @@ def test_unfused_attention_is_the_same_model(isr):
         )
 
 
-def test_peak_memory_tracks_an_allocation():
-    if not reset_peak_rss():
-        pytest.skip("this kernel cannot reset the peak resident set")
+PEAK_PROBE = """
+import torch
+from edaformer.tools.benchmark import reset_peak_rss, track_peak_memory
+
+if not reset_peak_rss():
+    print("unsupported")
+else:
     with track_peak_memory(torch.device("cpu")) as mem:
         block = torch.ones(48 * 2**20 // 4)  # 48 MiB, touched
         del block
-    assert mem.kind == "rss" and mem.exact
-    assert mem.rise >= 40 * 2**20
-    assert mem.peak >= mem.before + mem.rise
+    print(mem.kind, mem.exact, mem.before, mem.peak, mem.rise)
+"""
+
+
+def test_peak_memory_tracks_an_allocation():
+    """Measured in a fresh interpreter: what earlier tests left in this process (glibc's heap and thresholds,
+    ``malloc_cache=true`` above all) may serve a 48 MiB block from memory that is already resident."""
+    proc = subprocess.run([sys.executable, "-c", PEAK_PROBE], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    if proc.stdout.strip() == "unsupported":
+        pytest.skip("this kernel cannot reset the peak resident set")
+    kind, exact, before, peak, rise = proc.stdout.split()
+    assert kind == "rss" and exact == "True"
+    assert int(rise) >= 40 * 2**20
+    assert int(peak) >= int(before) + int(rise)
 
 
 def test_train_call_updates_weights():
