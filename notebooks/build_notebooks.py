@@ -99,7 +99,7 @@ def nb01() -> nbformat.NotebookNode:
         ),
         new_markdown_cell(
             "From the command line the same runs on files and folders:\n\n"
-            "```bash\npython scripts/predict.py ckpt_path=CKPT inputs=photos/ isr=paper --show-legend\n```"
+            "```bash\nedaformer-predict ckpt_path=CKPT inputs=photos/ isr=paper show_legend=true\n```"
         ),
     ]
     return new_notebook(cells=cells)
@@ -109,11 +109,11 @@ def nb02() -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell(
             "# 02 · The ISR trade-off\n\nTrain EDAFormer-T briefly on the demo data (the same config and code "
-            "as `python train.py`, shrunk to a few iterations of small crops), evaluate the same weights under the "
+            "as `edaformer-train` (`python train.py`), shrunk to a few iterations of small crops), evaluate the same weights under the "
             "paper's four ISR settings, and plot accuracy against GFLOPs and CPU latency. A run this short "
             "learns little: the point is the workflow. For the real trade-off, train fully and sweep with\n\n"
-            "```bash\npython eval.py -m ckpt_path=CKPT isr=train,dec2x,paper,aggressive\n"
-            "python scripts/plot_isr_tradeoff.py outputs/eval/multiruns/<date> --latency -o isr_tradeoff.png\n```"
+            "```bash\nedaformer-eval -m ckpt_path=CKPT isr=train,dec2x,paper,aggressive\n"
+            "edaformer-plot-isr-tradeoff results=outputs/eval/multiruns/<date> latency=true output=isr_tradeoff.png\n```"
         ),
         new_code_cell(SETUP),
         new_code_cell(
@@ -205,7 +205,7 @@ def nb03() -> nbformat.NotebookNode:
             "fig"
         ),
         new_markdown_cell(
-            "Command line:\n\n```bash\npython scripts/visualize_attention.py ckpt_path=CKPT image=IMG point=120,80 "
+            "Command line:\n\n```bash\nedaformer-visualize-attention ckpt_path=CKPT image=IMG point=[120,80] "
             "isr=paper output=attention.png\n```"
         ),
     ]

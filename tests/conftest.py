@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,11 +65,21 @@ def random_official_state_dict(variant: str, seed: int = 0) -> dict[str, torch.T
     return out
 
 
-def load_script(name: str):
-    """Import ``scripts/<name>.py`` as a module (the scripts folder is not a package) to call its ``main``."""
-    import importlib.util
+def run_main(main: Callable[[], int], *args: str) -> int:
+    """Run a command's ``main`` in this process, as ``edaformer-<command> *args`` would; returns its exit status.
 
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    Hydra reads ``sys.argv``, so it is set for the call. Afterwards the root logger (which Hydra configures) and
+    Hydra's current-run config are put back as they were, so later tests see neither.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    root = logging.getLogger()
+    argv, handlers, level = sys.argv, root.handlers[:], root.level
+    sys.argv = ["edaformer", *args]
+    try:
+        return main()
+    finally:
+        sys.argv = argv
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        HydraConfig.instance().cfg = None

@@ -76,26 +76,31 @@ def test_attention_products_formula():
 
 def test_complexity_cli_single_and_table():
     cmd = [sys.executable, str(REPO / "scripts" / "complexity.py")]
-    single = subprocess.run(
-        [
-            *cmd,
-            "--model",
-            "edaformer_t",
-            "--num-classes",
-            "150",
-            "--size",
-            "512",
-            "512",
-            "--isr",
-            "16,8,2,1-2,4,8",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    args = [
+        "model=edaformer_t",
+        "num_classes=150",
+        "size=[512,512]",
+        "isr.encoder=[16,8,2,1]",
+        "isr.decoder=[2,4,8]",
+    ]
+    single = subprocess.run([*cmd, *args], capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
     assert "4,929,914" in single.stdout and "GFLOPs: 4.71" in single.stdout
-    table = subprocess.run([*cmd, "--table"], capture_output=True, text=True)
+    table = subprocess.run([*cmd, "table=true"], capture_output=True, text=True)
     assert table.returncode == 0, table.stdout + table.stderr
     assert table.stdout.count("| edaformer_") == 16 + 2 and "all cells within tolerance" in table.stdout
-    bad = subprocess.run([*cmd, "--isr", "16,0,2,1-2,4,8"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "ratio #2" in bad.stderr
+    bad = subprocess.run([*cmd, "isr.encoder=[16,0,2,1]"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "ratio #2" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_complexity_of_a_modified_model_config(capsys):
+    """A factory argument added to the model config reaches the count: a wider decoder (E=256) costs more."""
+    from edaformer.cli.complexity import main
+
+    from .conftest import run_main
+
+    gflops = {}
+    for embed in (128, 256):
+        assert run_main(main, "size=[256,256]", f"+model.net.embed_dim={embed}") == 0
+        gflops[embed] = float(capsys.readouterr().out.split("GFLOPs: ")[1].split()[0])
+    assert gflops[256] > gflops[128] > 1.0

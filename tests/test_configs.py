@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from edaformer.cli.train import build_module
-from edaformer.cli.utils import CONF_DIR, UserError, check_group_overrides, group_options
+from edaformer.cli.utils import CONF_DIR
 from edaformer.lit import ClassificationModule, SegmentationModule
 from edaformer.models import ISR_PRESETS, MODELS, ISRSetting, parse_isr
 from tests.conftest import REPO
@@ -194,25 +194,6 @@ def test_callback_configs_instantiate(tmp_path):
         "RestoreRNGState",
         "LearningRateMonitor",
     }
-
-
-def test_group_options_listed():
-    assert group_options("model") == ["edaformer_b", "edaformer_t", "eft_b", "eft_t"]
-    assert set(group_options("isr")) == {"train", "dec2x", "paper", "aggressive"}
-
-
-@pytest.mark.parametrize(
-    ("arg", "message"),
-    [
-        ("model=edaformer_x", "unknown model 'edaformer_x'; valid: edaformer_b, edaformer_t, eft_b, eft_t"),
-        ("data=pascal", "unknown data 'pascal'"),
-        ("isr=train,papr", "unknown isr 'papr'; valid: aggressive, dec2x, paper, train"),
-    ],
-)
-def test_bad_group_override_is_one_line(arg, message):
-    with pytest.raises(UserError) as err:
-        check_group_overrides([arg])
-    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def reproducing_table() -> dict[str, dict[str, str]]:

@@ -8,13 +8,13 @@ import torch
 from edaformer.checkpoints import save_model
 from edaformer.models import create_model
 from edaformer.tools.export import export_program, export_torchscript, min_input_side, onnx_max_abs_diff
-from tests.conftest import load_script
+from tests.conftest import run_main
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 
-export_main = load_script("export").main
+from edaformer.cli.export import main as export_main  # noqa: E402 (after the importorskips)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,8 @@ def test_onnx_cli_matches_pytorch(tmp_path, checkpoint, capsys, isr):
     """The documented command, with dynamic batch/H/W: other sizes (not multiples of 32) and batch 2 match."""
     ckpt, model = checkpoint
     out = tmp_path / f"t_{isr}.onnx"
-    argv = ["--model", "edaformer_t", "--ckpt", str(ckpt), "--isr", isr, "--format", "onnx"]
-    assert export_main([*argv, "--exporter", "torchscript", "--output", str(out)]) == 0
+    args = ["model=edaformer_t", f"ckpt_path={ckpt}", f"isr={isr}", "formats=[onnx]", "exporter=torchscript"]
+    assert run_main(export_main, *args, f"output={out}", f"hydra.run.dir={tmp_path}") == 0
     assert "sides >=" in capsys.readouterr().out
     model.set_isr(isr)
     side = min_input_side(model)
@@ -75,8 +75,33 @@ def test_torchscript_and_exported_program(tmp_path, checkpoint):
     model.set_isr("train")
 
 
-def test_export_cli_errors(tmp_path):
-    with pytest.raises(SystemExit, match="unknown 'tflite'"):
-        export_main(["--format", "tflite"])
-    with pytest.raises(SystemExit, match="one file"):
-        export_main(["--format", "onnx,torchscript", "--output", str(tmp_path / "x.onnx")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["formats=[tflite]"], "formats=tflite: expected one of onnx, torchscript, exported_program"),
+        (["formats=[onnx,torchscript]", "output=x.onnx"], "output= names one file"),
+        (["ckpt_path=/nonexistent.pth"], "ckpt_path does not exist: /nonexistent.pth"),
+        (["model=eft_t"], "eft_t: export takes a segmentor"),
+        (["size=[16,16]"], "size=[16,16]: sides must be >= 32"),
+    ],
+)
+def test_export_cli_errors(args, message, tmp_path, capsys):
+    assert run_main(export_main, *args, f"hydra.run.dir={tmp_path}") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {message}"] or (len(err) == 1 and message in err[0]), err
+
+
+def test_export_random_weights_into_the_run_dir(tmp_path, capsys):
+    """Without ckpt_path: the model config's network with random weights; the file name says model and ISR."""
+    args = [
+        "model=edaformer_t",
+        "num_classes=5",
+        "isr=paper",
+        "formats=[torchscript]",
+        f"hydra.run.dir={tmp_path}",
+    ]
+    assert run_main(export_main, *args, "verify=true") == 0
+    path = tmp_path / "edaformer_t_16_8_2_1-2_4_8.torchscript.pt"
+    assert path.is_file() and "max |diff| vs PyTorch" in capsys.readouterr().out
+    with torch.no_grad():
+        assert torch.jit.load(str(path))(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)

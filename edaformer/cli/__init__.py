@@ -1,1 +1,2 @@
-"""Hydra entry points behind train.py and eval.py (and scripts/isr_table.py)."""
+"""The ``edaformer-*`` commands: one module per command, each a Hydra app with its own primary config
+``conf/<module>.yaml`` (``train.py``, ``eval.py`` and ``scripts/*.py`` are thin wrappers)."""

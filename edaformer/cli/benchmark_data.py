@@ -1,23 +1,21 @@
-"""Throughput of a dataset's training pipeline (decode + augment + collate), per DataLoader worker.
-
-    python scripts/benchmark_data.py data=demo
-    python scripts/benchmark_data.py data=ade20k data.root=/data/ade 'benchmark.workers=[0,4,8]'
+"""``edaformer-benchmark-data``: throughput of a dataset's training pipeline (decode + augment + collate), per
+DataLoader worker. Arguments: ``conf/benchmark_data.yaml`` (``edaformer-benchmark-data --help``).
 
 Also times the stages in the main process (decode+validate, augment) so a slow op is easy to spot.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
+import hydra
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from ..data.segmentation import SegmentationDataModule, collate
-from .utils import CONF_DIR
+from .utils import CONF_DIR, UserError, as_count, as_list, report_user_errors, run_hydra_main
 
 
 def time_loader(dataset, batch_size: int, workers: int, batches: int) -> float:
@@ -27,7 +25,7 @@ def time_loader(dataset, batch_size: int, workers: int, batches: int) -> float:
     )
     batches = min(batches, len(loader) - 2)
     if batches < 1:
-        raise SystemExit(f"the train split has {len(dataset)} images: too few for 3 batches of {batch_size}")
+        raise UserError(f"the train split has {len(dataset)} images: too few for 3 batches of {batch_size}")
     it = iter(loader)
     for _ in range(2):
         next(it)
@@ -51,14 +49,16 @@ def time_stages(dataset, count: int) -> tuple[float, float]:
     return 1000 * decode / count, 1000 * augment / count
 
 
-def main(argv: list[str]) -> int:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="data_tools", overrides=argv)
+@hydra.main(config_path=str(CONF_DIR), config_name="benchmark_data", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    workers = [as_count(w, "workers", minimum=0) for w in as_list(cfg.workers)]
+    batches = as_count(cfg.batches, "batches")
     torch.manual_seed(0)
     dm = instantiate(cfg.data)
     dm.prepare_data()
     dataset = dm.dataset("train")
-    batch_size = cfg.benchmark.batch_size or dm.batch_size
+    batch_size = dm.batch_size if cfg.batch_size is None else as_count(cfg.batch_size, "batch_size")
     print(
         f"{type(dm).__name__} at {dm.root}: {len(dataset)} train images, batch {batch_size}, "
         f"torch threads {torch.get_num_threads()}"
@@ -67,11 +67,11 @@ def main(argv: list[str]) -> int:
         decode_ms, augment_ms = time_stages(dataset, min(len(dataset), 4 * batch_size))
         print(f"main process: decode+validate {decode_ms:.2f} ms/img, augment {augment_ms:.2f} ms/img")
     print(f"{'workers':>8} {'images/s':>10} {'images/s per worker':>20}")
-    for workers in cfg.benchmark.workers:
-        rate = time_loader(dataset, batch_size, int(workers), int(cfg.benchmark.batches))
-        print(f"{workers:>8} {rate:>10.1f} {rate / max(int(workers), 1):>20.1f}")
-    return 0
+    for n in workers:
+        rate = time_loader(dataset, batch_size, n, batches)
+        print(f"{n:>8} {rate:>10.1f} {rate / max(n, 1):>20.1f}")
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def main() -> int:
+    """Entry point of ``edaformer-benchmark-data`` (and ``scripts/benchmark_data.py``)."""
+    return run_hydra_main(_main)

@@ -1,22 +1,23 @@
-#!/usr/bin/env python
-"""Params and GFLOPs (multiply-accumulates, the paper's convention) of any model × ISR × input size.
-
-    python scripts/complexity.py --model edaformer_t --num-classes 150 --size 512 512 --isr 16,8,2,1-2,4,8
-    python scripts/complexity.py --table      # the paper's Tables 1 and 4 next to ours, with differences
+"""``edaformer-complexity``: params and GFLOPs (multiply-accumulates, the paper's convention) of any model × ISR
+setting × input size, or the paper's Tables 1 and 4 next to ours (``table=true``). Arguments: ``conf/complexity.yaml``
+(``edaformer-complexity --help``).
 
 Counting runs on the ``meta`` device (shapes only), so even EDAFormer-B at 1024×2048 takes about a second.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+import hydra
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from ..complexity import count_flops, count_params
-from ..models import ISR_PRESETS, MODELS, create_model
+from ..models import ISR_PRESETS, create_model
 from ..paper import BENCHMARKS, PAPER_GFLOPS, PAPER_PARAMS, within_tolerance
+from .utils import CONF_DIR, UserError, as_count, as_size, isr_setting, report_user_errors, run_hydra_main
 
 
 def build(name: str, num_classes: int | None):
@@ -68,42 +69,40 @@ def paper_table() -> tuple[str, bool]:
     return "\n".join(lines), all_ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def complexity(cfg: DictConfig) -> str:
+    """The report for ``cfg.model`` (its ``net``) under ``cfg.isr`` at ``cfg.size``."""
+    size = as_size(cfg.size)
+    if cfg.num_classes is not None:
+        as_count(cfg.num_classes, "num_classes")
+    setting = isr_setting(cfg.isr)
+    try:
+        with torch.device("meta"):
+            model = instantiate(cfg.model.net)
+        model.set_isr(setting)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    gflops = count_flops(model, (3, *size))
+    params = count_params(model)
+    return (
+        f"{cfg.model.model_name}  classes={model.num_classes}  input=3×{size[0]}×{size[1]}  ISR={model.isr}\n"
+        f"params: {params:,} ({params / 1e6:.2f} M)\n"
+        f"GFLOPs: {gflops:.3f} (multiply-accumulates ×1e-9)"
     )
-    parser.add_argument("--model", choices=sorted(MODELS), default="edaformer_t")
-    parser.add_argument(
-        "--num-classes", type=int, default=None, help="default: 150 (segmentors), 1000 (eft_*)"
-    )
-    parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(512, 512))
-    parser.add_argument(
-        "--isr",
-        default="train",
-        help=f"preset ({', '.join(ISR_PRESETS)}) or absolute ratios '16,8,2,1-2,4,8'",
-    )
-    parser.add_argument("--table", action="store_true", help="print the paper's Tables 1 and 4 next to ours")
-    args = parser.parse_args(argv)
 
-    if args.table:
+
+@hydra.main(config_path=str(CONF_DIR), config_name="complexity", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    if cfg.table:
         table, ok = paper_table()
         print(table)
         print("\nall cells within tolerance" if ok else "\nSOME CELLS OUT OF TOLERANCE (✗)")
-        return 0 if ok else 1
-
-    try:
-        model = build(args.model, args.num_classes)
-        model.set_isr(args.isr)
-    except ValueError as err:
-        parser.error(str(err))
-    gflops = count_flops(model, (3, *args.size))
-    print(
-        f"{args.model}  classes={model.num_classes}  input=3×{args.size[0]}×{args.size[1]}  ISR={model.isr}\n"
-        f"params: {count_params(model):,} ({count_params(model) / 1e6:.2f} M)\n"
-        f"GFLOPs: {gflops:.3f} (multiply-accumulates ×1e-9)"
-    )
-    return 0
+        if not ok:
+            sys.exit(1)
+        return
+    print(complexity(cfg))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main() -> int:
+    """Entry point of ``edaformer-complexity`` (and ``scripts/complexity.py``)."""
+    return run_hydra_main(_main)

@@ -1,45 +1,43 @@
-#!/usr/bin/env python
-"""Convert an authors' (MMSegmentation) EDAFormer checkpoint to this project's format.
-
-    python scripts/convert_official.py edaformer_t_ade20k.pth edaformer_t_ade20k.pt
+"""``edaformer-convert``: an authors' (MMSegmentation) EDAFormer checkpoint → this project's format.
+Arguments: ``conf/convert_official.yaml`` (``edaformer-convert --help``).
 
 The variant (T/B) and the number of classes are read from the tensor shapes. Every official tensor must map to one
 of ours and every one of ours must be filled (the head's unused ``conv_seg`` is dropped and reported); otherwise
-the script fails listing the offending keys. The output loads with ``edaformer.checkpoints.load_model``.
+the command fails listing the offending keys. The output loads with ``edaformer.checkpoints.load_model``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+import os
+
+import hydra
+from omegaconf import DictConfig
 
 from ..checkpoints import load_official_checkpoint, read_checkpoint, save_model
 from ..models import CheckpointMismatchError, create_model, infer_official_model
+from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("src", help="official checkpoint (.pth, a dict with 'state_dict')")
-    parser.add_argument("dst", help="output file in our format (.pt)")
-    args = parser.parse_args(argv)
+@hydra.main(config_path=str(CONF_DIR), config_name="convert_official", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    src, dst = require_file(cfg.ckpt_path, "ckpt_path"), str(cfg.output)
+    if os.path.exists(dst) and not cfg.overwrite:
+        raise UserError(f"output={dst} exists; choose another file or pass overwrite=true")
     try:
-        official = read_checkpoint(args.src)
+        official = read_checkpoint(src)
         name, num_classes = infer_official_model(official)
         model = create_model(name, num_classes=num_classes)
         dropped = load_official_checkpoint(model, official)
-    except (CheckpointMismatchError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    save_model(model, args.dst, name)
-    n = len(model.state_dict())
-    print(f"{args.src}: {name}, {num_classes} classes; {n} tensors mapped, all filled")
+    except (CheckpointMismatchError, ValueError) as err:
+        raise UserError(f"{src}: {err}") from None
+    save_model(model, dst, name)
+    print(f"{src}: {name}, {num_classes} classes; {len(model.state_dict())} tensors mapped, all filled")
     if dropped:
         print(f"dropped {len(dropped)} unused official tensors: {', '.join(dropped)}")
-    print(f"wrote {args.dst}")
-    return 0
+    print(f"wrote {dst}")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main() -> int:
+    """Entry point of ``edaformer-convert`` (and ``scripts/convert_official.py``)."""
+    return run_hydra_main(_main)

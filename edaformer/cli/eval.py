@@ -1,9 +1,10 @@
-"""``python eval.py ckpt_path=... [model=...] [data=...] [isr=paper]``: evaluate one checkpoint.
+"""``edaformer-eval ckpt_path=... [model=...] [data=...] [isr=paper]`` (or ``python eval.py ...``): evaluate one
+checkpoint. Arguments: ``conf/eval.yaml`` (``edaformer-eval --help``).
 
 Accepts our Lightning checkpoints, our converted files and the authors' MMSeg checkpoints (via
 :func:`edaformer.checkpoints.load_model`). Writes ``results.{json,csv,md}`` and ``per_class_<setting>.md`` into the
 run dir; with ``-m ... isr=train,dec2x,paper,aggressive`` each job of the sweep writes its own, and
-``scripts/isr_table.py MULTIRUN_DIR`` gathers them into the paper's Table 4.
+``edaformer-isr-table sweep_dir=MULTIRUN_DIR`` gathers them into the paper's Table 4.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hydra
 import lightning as L
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
@@ -26,6 +26,7 @@ from .utils import (
     UserError,
     instantiate_callbacks,
     instantiate_loggers,
+    overridden,
     plain_config,
     report_user_errors,
     require_file,
@@ -39,7 +40,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ckpt = require_file(cfg.get("ckpt_path"), "ckpt_path")
     L.seed_everything(cfg.seed, workers=True)
     dm = build_datamodule(cfg)
-    requested = cfg.model.model_name if _model_given() else None
+    requested = cfg.model.model_name if overridden("model") else None  # then checked against the checkpoint
     try:
         net, info = load_model(ckpt, model_name=requested, num_classes=None)
     except (ValueError, KeyError) as err:
@@ -85,9 +86,9 @@ def _main(cfg: DictConfig) -> None:
     evaluate(cfg)
 
 
-def main() -> None:
-    """Entry point of ``eval.py``."""
-    run_hydra_main(_main)
+def main() -> int:
+    """Entry point of ``edaformer-eval`` (and ``eval.py``)."""
+    return run_hydra_main(_main)
 
 
 def _model_config(name: str) -> DictConfig:
@@ -96,12 +97,3 @@ def _model_config(name: str) -> DictConfig:
         return compose(config_name=None, overrides=[f"+model={name}"]).model
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose(config_name=None, overrides=[f"+model={name}"]).model
-
-
-def _model_given() -> bool:
-    """``model=...`` on the command line asks to check the checkpoint's architecture against it."""
-    try:
-        overrides = HydraConfig.get().overrides.task
-    except ValueError:  # not inside a Hydra app (tests composing configs)
-        return False
-    return any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides)

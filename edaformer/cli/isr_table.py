@@ -1,4 +1,5 @@
-"""Gather an ISR sweep (``eval.py -m ... isr=train,dec2x,paper,aggressive``) into the paper's Table 4.
+"""``edaformer-isr-table``: gather an ISR sweep (``edaformer-eval -m ... isr=train,dec2x,paper,aggressive``) into
+the paper's Table 4. Arguments: ``conf/isr_table.yaml`` (``edaformer-isr-table --help``).
 
 Reads every ``results.json`` under a multirun dir and writes ``isr_table.md``, ``isr_table.csv`` and
 ``isr_table.png`` (mIoU against GFLOPs) there. Deltas are relative to the ``train`` row (the first row if absent).
@@ -8,15 +9,17 @@ stands beside ours (columns ``paper_mIoU``, ``ours_minus_paper``) and in the plo
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import hydra
+from omegaconf import DictConfig
+
 from ..viz.tradeoff import benchmark_of, paper_miou, tradeoff_figure
-from .utils import write_csv
+from .utils import CONF_DIR, UserError, prepare_wandb_env, report_user_errors, run_hydra_main, write_csv
 
 ORDER = ("train", "dec2x", "paper", "aggressive")
 
@@ -25,13 +28,13 @@ def collect(multirun_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """Result rows of every job under ``multirun_dir``, in the paper's setting order."""
     root = Path(multirun_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"not a directory: {root}")
+        raise UserError(f"sweep_dir={root}: not a directory")
     rows = []
     for path in sorted(root.rglob("results.json")):
         rows.extend(json.loads(path.read_text())["results"])
     if not rows:
         raise FileNotFoundError(
-            f"no results.json under {root} (run: python eval.py -m ckpt_path=... isr=...)"
+            f"no results.json under {root} (run: edaformer-eval -m ckpt_path=... isr=...)"
         )
     return sorted(
         rows, key=lambda r: (ORDER.index(r["setting"]) if r["setting"] in ORDER else len(ORDER), r["gflops"])
@@ -126,26 +129,21 @@ def build_table(multirun_dir: str | os.PathLike) -> str:
     return text
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("multirun_dir", help="the multirun dir of an `eval.py -m ... isr=...` sweep")
-    parser.add_argument(
-        "--wandb", action="store_true", help="also log the table to W&B (offline without a key)"
-    )
-    parser.add_argument("--project", default="edaformer", help="W&B project (with --wandb)")
-    args = parser.parse_args(argv)
-    try:
-        text = build_table(args.multirun_dir)
-    except FileNotFoundError as err:
-        parser.exit(2, f"error: {err}\n")
+@hydra.main(config_path=str(CONF_DIR), config_name="isr_table", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    text = build_table(cfg.sweep_dir)
     print(text)
-    print(f"\nwrote isr_table.md / .csv / .png in {args.multirun_dir}")
-    if args.wandb:
+    print(f"\nwrote isr_table.md / .csv / .png in {cfg.sweep_dir}")
+    if cfg.wandb:
         import wandb
 
-        from .utils import prepare_wandb_env
-
         prepare_wandb_env()
-        run = wandb.init(project=args.project, job_type="isr_table", dir=args.multirun_dir)
-        log_wandb_table(run, collect(args.multirun_dir))
+        run = wandb.init(project=cfg.wandb_project, job_type="isr_table", dir=cfg.sweep_dir)
+        log_wandb_table(run, collect(cfg.sweep_dir))
         run.finish()
+
+
+def main() -> int:
+    """Entry point of ``edaformer-isr-table`` (and ``scripts/isr_table.py``)."""
+    return run_hydra_main(_main)

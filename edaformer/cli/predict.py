@@ -1,11 +1,11 @@
-"""Segment images with a trained EDAFormer: ``python scripts/predict.py ckpt_path=PATH inputs=PATH [isr=paper]``.
+"""``edaformer-predict``: segment images with a trained EDAFormer. Arguments: ``conf/predict.yaml``
+(``edaformer-predict ckpt_path=PATH inputs=PATH [isr=paper]``; ``edaformer-predict --help``).
 
 ``inputs`` is an image, a folder (recursive) or a glob; every image may have its own size and aspect ratio (it is
 resized like the test set, then the prediction is resized back), EXIF orientation is applied, and grey, palette,
 RGBA/LA (composited over ``background``) and 16-bit images are converted; anything else is reported by name.
 Per image ``<output_dir>/<relative path>_{label,color,overlay}.png`` are written, and ``predictions.json``
-lists each image's size, time and classes. ``--show-legend`` (or ``show_legend=true``) adds the class names
-present to the overlays. See ``conf/predict.yaml`` for every option.
+lists each image's size, time and classes. ``show_legend=true`` adds the class names present to the overlays.
 """
 
 from __future__ import annotations
@@ -170,11 +170,6 @@ def _main(cfg: DictConfig) -> None:
         sys.exit(1)
 
 
-def main() -> None:
-    """Entry point; ``--show-legend`` is accepted as a shorthand for ``show_legend=true``."""
-    sys.argv = [("show_legend=true" if a == "--show-legend" else a) for a in sys.argv]
-    run_hydra_main(_main)
-
-
-if __name__ == "__main__":
-    main()
+def main() -> int:
+    """Entry point of ``edaformer-predict`` (and ``scripts/predict.py``)."""
+    return run_hydra_main(_main)

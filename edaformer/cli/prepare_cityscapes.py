@@ -1,6 +1,5 @@
-"""Create Cityscapes ``*_gtFine_labelTrainIds.png`` from the official ``*_gtFine_polygons.json``.
-
-    python scripts/prepare_cityscapes.py /data/cityscapes [--nproc 8] [--force]
+"""``edaformer-prepare-cityscapes``: Cityscapes ``*_gtFine_labelTrainIds.png`` from the official
+``*_gtFine_polygons.json``. Arguments: ``conf/prepare_cityscapes.yaml`` (root: ``data.root``; ``--help``).
 
 Runs the official converter (cityscapesscripts' ``json2labelImg(..., "trainIds")``) on every polygon file
 under ``<root>/gtFine``. Up-to-date outputs are skipped and outputs are written atomically, so re-running
@@ -10,14 +9,16 @@ is cheap and an interrupted run leaves no half-written file. Needs ``pip install
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+import hydra
+from omegaconf import DictConfig
 from rich.progress import track
 
 from ..data.io import ordered_starmap
+from .utils import CONF_DIR, UserError, as_count, report_user_errors, run_hydra_main
 
 POLYGONS = "_gtFine_polygons.json"
 TRAIN_IDS = "_gtFine_labelTrainIds.png"
@@ -42,44 +43,40 @@ def convert(src: Path, force: bool = False) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("root", type=Path, help="folder holding leftImg8bit/ and gtFine/")
-    parser.add_argument("--nproc", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--force", action="store_true", help="rewrite files that are up to date")
-    args = parser.parse_args(argv)
+@hydra.main(config_path=str(CONF_DIR), config_name="prepare_cityscapes", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    nproc = (os.cpu_count() or 1) if cfg.nproc is None else as_count(cfg.nproc, "nproc")
     try:
         import cityscapesscripts  # noqa: F401
     except ImportError:
-        print(
-            "error: cityscapesscripts is not installed; run `pip install cityscapesscripts`", file=sys.stderr
-        )
-        return 1
-    gt_dir = args.root / "gtFine"
+        raise UserError(
+            "cityscapesscripts is not installed; run `pip install cityscapesscripts` (or 'edaformer[cityscapes]')"
+        ) from None
+    gt_dir = Path(cfg.data.root) / "gtFine"
     if not gt_dir.is_dir():
-        print(
-            f"error: {gt_dir} does not exist; expected <root>/gtFine/<split>/<city>/*{POLYGONS} "
-            "(unpack gtFine_trainvaltest.zip into root)",
-            file=sys.stderr,
+        raise UserError(
+            f"{gt_dir} does not exist; expected <data.root>/gtFine/<split>/<city>/*{POLYGONS} "
+            "(unpack gtFine_trainvaltest.zip into data.root)"
         )
-        return 1
     sources = sorted(gt_dir.rglob(f"*{POLYGONS}"))
     if not sources:
-        print(f"error: no *{POLYGONS} files under {gt_dir}", file=sys.stderr)
-        return 1
-    jobs = [(s, args.force) for s in sources]
+        raise UserError(f"no *{POLYGONS} files under {gt_dir}")
+    jobs = [(s, bool(cfg.force)) for s in sources]
     errors = [
         e
         for e in track(
-            ordered_starmap(convert, jobs, args.nproc), total=len(jobs), description="Cityscapes → trainIds"
+            ordered_starmap(convert, jobs, nproc), total=len(jobs), description="Cityscapes → trainIds"
         )
         if e
     ]
     for err in errors:
         print(f"error: {err}", file=sys.stderr)
     print(f"{len(sources) - len(errors)} of {len(sources)} label maps converted or up to date")
-    return 1 if errors else 0
+    if errors:
+        sys.exit(1)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main() -> int:
+    """Entry point of ``edaformer-prepare-cityscapes`` (and ``scripts/prepare_cityscapes.py``)."""
+    return run_hydra_main(_main)

@@ -1,25 +1,26 @@
-"""Write COCO-Stuff-164k train-id label maps: ``annotations/<split>/X.png`` → ``X_labelTrainIds.png``.
-
-    python scripts/prepare_coco_stuff.py /data/coco_stuff164k [--nproc 8] [--force]
+"""``edaformer-prepare-coco-stuff``: COCO-Stuff-164k train-id label maps, ``annotations/<split>/X.png`` →
+``X_labelTrainIds.png``. Arguments: ``conf/prepare_coco_stuff.yaml`` (root: ``data.root``; ``--help``).
 
 Raw stuffthingmap ids 0-181 minus the 11 unused COCO ids map in order to 0-170; the unused ids and 255
 (unlabelled) become 255. Files already converted (output newer than input) are skipped, outputs are
-written atomically, so the script can be re-run or interrupted safely. Exit 1 if any input is invalid.
+written atomically, so the command can be re-run or interrupted safely. Exit 1 if any input is invalid.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+import hydra
 import numpy as np
+from omegaconf import DictConfig
 from PIL import Image
 from rich.progress import track
 
 from ..data.classes import coco_stuff_lut
 from ..data.io import DatasetError, ordered_starmap, read_mask
+from .utils import CONF_DIR, UserError, as_count, as_list, report_user_errors, run_hydra_main
 
 SUFFIX = "_labelTrainIds.png"
 
@@ -42,44 +43,39 @@ def convert(src: Path, force: bool = False) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("root", type=Path, help="folder holding images/ and annotations/")
-    parser.add_argument("--splits", nargs="+", default=["train2017", "val2017"])
-    parser.add_argument("--nproc", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--force", action="store_true", help="rewrite files that are up to date")
-    args = parser.parse_args(argv)
-
+@hydra.main(config_path=str(CONF_DIR), config_name="prepare_coco_stuff", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    nproc = (os.cpu_count() or 1) if cfg.nproc is None else as_count(cfg.nproc, "nproc")
     sources: list[Path] = []
-    for split in args.splits:
-        ann_dir = args.root / "annotations" / split
+    for split in as_list(cfg.splits):
+        ann_dir = Path(cfg.data.root) / "annotations" / str(split)
         if not ann_dir.is_dir():
-            print(
-                f"error: {ann_dir} does not exist; expected <root>/annotations/{split}/*.png "
-                "(unpack stuffthingmaps_trainval2017.zip there)",
-                file=sys.stderr,
+            raise UserError(
+                f"{ann_dir} does not exist; expected <data.root>/annotations/{split}/*.png "
+                "(unpack stuffthingmaps_trainval2017.zip there)"
             )
-            return 1
         found = sorted(
             p for p in ann_dir.glob("*.png") if not p.name.endswith(SUFFIX) and not p.name.startswith(".")
         )
         if not found:
-            print(f"error: {ann_dir} holds no raw *.png label maps", file=sys.stderr)
-            return 1
+            raise UserError(f"{ann_dir} holds no raw *.png label maps")
         sources += found
-    jobs = [(s, args.force) for s in sources]
+    jobs = [(s, bool(cfg.force)) for s in sources]
     errors = [
         e
         for e in track(
-            ordered_starmap(convert, jobs, args.nproc), total=len(jobs), description="COCO-Stuff → train ids"
+            ordered_starmap(convert, jobs, nproc), total=len(jobs), description="COCO-Stuff → train ids"
         )
         if e
     ]
     for err in errors:
         print(f"error: {err}", file=sys.stderr)
     print(f"{len(sources) - len(errors)} of {len(sources)} label maps converted or up to date")
-    return 1 if errors else 0
+    if errors:
+        sys.exit(1)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main() -> int:
+    """Entry point of ``edaformer-prepare-coco-stuff`` (and ``scripts/prepare_coco_stuff.py``)."""
+    return run_hydra_main(_main)

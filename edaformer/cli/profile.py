@@ -1,73 +1,64 @@
-"""torch.profiler breakdown of one EDAFormer forward pass: where the time goes, by operator and input shape.
-
-    python scripts/profile_model.py --model edaformer_t --isr paper --size 512x512 --threads 2
-    python scripts/profile_model.py --memory-format contiguous --by-shape   # see the copies and the SDPA path
-
-The tables in docs/benchmarks.md were read from this output.
+"""``edaformer-profile``: torch.profiler breakdown of a model's forward passes (:mod:`edaformer.tools.profile`).
+Arguments: ``conf/profile.yaml`` (``edaformer-profile --help``).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-
+import hydra
 import torch
-from torch.profiler import ProfilerActivity, profile
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
-from ..models import create_model
 from ..tools.benchmark import inference_call, prepare
+from ..tools.profile import profile_calls
+from .utils import (
+    CONF_DIR,
+    UserError,
+    as_choice,
+    as_count,
+    as_device,
+    as_size,
+    isr_setting,
+    report_user_errors,
+    run_hydra_main,
+)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="edaformer_t")
-    p.add_argument("--isr", default="train")
-    p.add_argument("--classes", type=int, default=150)
-    p.add_argument("--size", default="512x512", help="HxW")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--memory-format", choices=["contiguous", "channels_last"], default="channels_last")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--runs", type=int, default=3, help="profiled forward passes (after 2 warm-up)")
-    p.add_argument("--rows", type=int, default=20)
-    p.add_argument("--by-shape", action="store_true", help="also group the top operators by input shape")
-    args = p.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    h, _, w = args.size.lower().partition("x")
-    model = prepare(
-        create_model(args.model, num_classes=args.classes, isr=args.isr).eval(),
-        torch.device("cpu"),
-        args.memory_format,
-    )
-    x = torch.randn(args.batch, 3, int(h), int(w or h))
-    if args.memory_format == "channels_last":
+@hydra.main(config_path=str(CONF_DIR), config_name="profile", version_base="1.3")
+@report_user_errors
+def _main(cfg: DictConfig) -> None:
+    size = as_size(cfg.size, minimum=32)
+    batch = as_count(cfg.batch_size, "batch_size")
+    runs = as_count(cfg.runs, "runs")
+    memory_format = as_choice(cfg.memory_format, ("contiguous", "channels_last"), "memory_format")
+    precision = as_choice(cfg.precision, ("fp32", "bf16", "fp16"), "precision")
+    device = torch.device(as_device(cfg.device))
+    if cfg.threads is not None:
+        torch.set_num_threads(as_count(cfg.threads, "threads"))
+    as_count(cfg.num_classes, "num_classes")
+    model = instantiate(cfg.model.net)
+    if getattr(model, "decode_head", None) is None:
+        raise UserError(
+            f"model={cfg.model.model_name}: profiling takes a segmentor (edaformer_t, edaformer_b)"
+        )
+    model.set_isr(isr_setting(cfg.isr))
+    model = prepare(model.eval(), device, memory_format)
+    x = torch.randn(batch, 3, *size, device=device)
+    if memory_format == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
-    call = inference_call(model, x, args.precision)
-    call()
-    call()
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=args.by_shape) as prof:
-        for _ in range(args.runs):
-            call()
+    try:
+        report = profile_calls(
+            inference_call(model, x, precision), device, runs=runs, rows=cfg.rows, by_shape=cfg.by_shape
+        )
+    except ValueError as err:  # e.g. fp16 autocast on the CPU
+        raise UserError(str(err)) from None
     print(
-        f"{args.model} ({args.isr}) {args.size} batch {args.batch} {args.memory_format} {args.precision}, "
-        f"{torch.get_num_threads()} threads; times summed over {args.runs} runs"
+        f"{cfg.model.model_name} (ISR {model.isr}) {size[0]}x{size[1]} batch {batch} {memory_format} {precision}, "
+        f"{device}, {torch.get_num_threads()} threads; times summed over {runs} runs"
     )
-    averages = prof.key_averages()
-    print(averages.table(sort_by="self_cpu_time_total", row_limit=args.rows))
-    if args.by_shape:
-        top = sorted(averages, key=lambda e: -e.self_cpu_time_total)[:6]
-        shaped = prof.key_averages(group_by_input_shape=True)
-        for event in top:
-            rows = sorted((e for e in shaped if e.key == event.key), key=lambda e: -e.self_cpu_time_total)[:6]
-            print(event.key)
-            for e in rows:
-                print(
-                    f"  {e.self_cpu_time_total / 1e3 / args.runs:8.2f} ms/run  x{e.count // args.runs}  "
-                    f"{e.input_shapes[:3]}"
-                )
-    return 0
+    print(report)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main() -> int:
+    """Entry point of ``edaformer-profile`` (and ``scripts/profile_model.py``)."""
+    return run_hydra_main(_main)

@@ -1,4 +1,5 @@
-"""``python train.py [overrides]``: instantiate data, module, callbacks, loggers, trainer → fit → evaluate.
+"""``edaformer-train [key=value ...]`` (or ``python train.py ...``): instantiate data, module, callbacks, loggers,
+trainer → fit → evaluate. Arguments: ``conf/train.yaml`` (``edaformer-train --help``).
 
 After training, the best checkpoint is evaluated on the validation split under each setting of
 ``final_eval.isr`` (default: the training ratios and the paper's ISR), printing mIoU and GFLOPs per setting and
@@ -133,6 +134,6 @@ def _main(cfg: DictConfig) -> float | None:
     return value
 
 
-def main() -> None:
-    """Entry point of ``train.py``: one-line errors for unknown config names, then Hydra."""
-    run_hydra_main(_main)
+def main() -> int:
+    """Entry point of ``edaformer-train`` (and ``train.py``)."""
+    return run_hydra_main(_main)

@@ -1,17 +1,15 @@
-"""EFA attention maps like the paper's Figure 1, for one query pixel, with and without ISR.
-
-``python scripts/visualize_attention.py ckpt_path=PATH image=PATH point=x,y [isr=paper] [output=attention.png]``
+"""``edaformer-visualize-attention``: EFA attention maps like the paper's Figure 1, for one query pixel, with and
+without ISR. Arguments: ``conf/visualize_attention.yaml``
+(``edaformer-visualize-attention ckpt_path=PATH image=PATH point=[x,y] [isr=paper]``; ``--help``).
 
 The image is resized like the test set; the query point is given in the image's own pixels. Attention is read by
 forward pre-hooks on the model's EFA modules (:mod:`edaformer.viz.attention`), once with the training pooling
-ratios and once under ``isr``. See ``conf/visualize_attention.yaml`` for every option.
+ratios and once under ``isr``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import sys
 from pathlib import Path
 
 import hydra
@@ -20,10 +18,19 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from ..evaluation import ImageInputError, denormalize, load_image
-from ..models import ISR_PRESETS, ISRSetting, parse_isr
+from ..models import ISR_PRESETS, ISRSetting
 from ..viz import attention_figure, run_with_attention
 from .segmenter_config import segmenter_from_config
-from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main
+from .utils import (
+    CONF_DIR,
+    UserError,
+    as_list,
+    isr_setting,
+    report_user_errors,
+    require_file,
+    run_hydra_main,
+    shown,
+)
 
 log = logging.getLogger("edaformer.visualize_attention")
 
@@ -48,7 +55,7 @@ def visualize(cfg: DictConfig) -> Path:
         cfg.isr = None  # the checkpoint's own ratios; the rows set theirs explicitly
         cfg.scales, cfg.flip = [1.0], False
     try:
-        other = parse_isr(compare)
+        other = isr_setting(compare)
         segmenter, info = segmenter_from_config(cfg)
         image = load_image(cfg.image)
     except (ValueError, KeyError, ImageInputError) as err:
@@ -57,7 +64,12 @@ def visualize(cfg: DictConfig) -> Path:
     if cfg.point is None:
         x, y = (width - 1) / 2, (height - 1) / 2
     else:
-        x, y = (float(v) for v in cfg.point)
+        point = as_list(cfg.point)
+        if len(point) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point):
+            raise UserError(
+                f"point={shown(cfg.point)}: expected [x,y] in the image's pixels, e.g. point=[120,40]"
+            )
+        x, y = (float(v) for v in point)
         if not (0 <= x < width and 0 <= y < height):
             raise UserError(
                 f"point=({x:g},{y:g}) lies outside the {width}x{height} image (x < width, y < height)"
@@ -105,18 +117,6 @@ def _main(cfg: DictConfig) -> None:
     visualize(cfg)
 
 
-_POINT = re.compile(r"^point=\(?\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)?$")
-
-
-def main() -> None:
-    """Entry point; ``point=x,y`` is accepted as written (Hydra alone would read it as a sweep)."""
-    args = []
-    for arg in sys.argv[1:]:
-        match = _POINT.match(arg)
-        args.append(f"point=[{match.group(1)},{match.group(2)}]" if match else arg)
-    sys.argv[1:] = args
-    run_hydra_main(_main, args)
-
-
-if __name__ == "__main__":
-    main()
+def main() -> int:
+    """Entry point of ``edaformer-visualize-attention`` (and ``scripts/visualize_attention.py``)."""
+    return run_hydra_main(_main)

@@ -1,4 +1,4 @@
-"""Whole-dataset scan behind ``scripts/check_dataset.py``: every file decoded and validated, all problems kept."""
+"""Whole-dataset scan behind ``edaformer-check-dataset``: every file decoded and validated, all problems kept."""
 
 from __future__ import annotations
 

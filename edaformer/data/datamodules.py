@@ -72,7 +72,7 @@ class CityscapesDataModule(SegmentationDataModule):
         <root>/leftImg8bit/{train,val,test}/<city>/<city>_<seq>_<frame>_leftImg8bit.png
         <root>/gtFine/{train,val,test}/<city>/<city>_<seq>_<frame>_gtFine_labelTrainIds.png
 
-    The ``labelTrainIds`` files are not in the download; ``python scripts/prepare_cityscapes.py ROOT``
+    The ``labelTrainIds`` files are not in the download; ``edaformer-prepare-cityscapes data.root=ROOT``
     creates them from the ``*_gtFine_polygons.json`` files with cityscapesscripts. The public test split has
     no labels, so ``test_split`` defaults to ``val``.
     """
@@ -84,7 +84,7 @@ class CityscapesDataModule(SegmentationDataModule):
     )
     img_suffix = "_leftImg8bit.png"
     mask_suffix = "_gtFine_labelTrainIds.png"
-    prepare_hint = "python scripts/prepare_cityscapes.py {root}"
+    prepare_hint = "edaformer-prepare-cityscapes data.root={root}"
 
     def __init__(
         self,
@@ -116,14 +116,14 @@ class COCOStuffDataModule(SegmentationDataModule):
         <root>/images/{train2017,val2017}/000000000139.jpg
         <root>/annotations/{train2017,val2017}/000000000139_labelTrainIds.png
 
-    ``python scripts/prepare_coco_stuff.py ROOT`` writes the ``_labelTrainIds.png`` files next to the raw
+    ``edaformer-prepare-coco-stuff data.root=ROOT`` writes the ``_labelTrainIds.png`` files next to the raw
     ``000000000139.png`` maps (raw ids 0-181 → 0-170, the 11 unused COCO ids → 255).
     """
 
     dataset_name = "COCO-Stuff-164k"
     layout = "<root>/images/{train2017,val2017}/*.jpg and <root>/annotations/{train2017,val2017}/*_labelTrainIds.png"
     mask_suffix = "_labelTrainIds.png"
-    prepare_hint = "python scripts/prepare_coco_stuff.py {root}"
+    prepare_hint = "edaformer-prepare-coco-stuff data.root={root}"
 
     def __init__(
         self,

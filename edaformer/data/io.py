@@ -2,7 +2,7 @@
 
 Messages always name the offending file and say what was expected, so a user can fix the data instead of
 reading a stack trace. Functions that scan whole splits return their problems as lists, which lets
-``scripts/check_dataset.py`` report all of them while the datasets raise on the first batch of problems.
+``edaformer-check-dataset`` report all of them while the datasets raise on the first batch of problems.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def format_problems(header: str, problems: Sequence[str], limit: int = _MAX_LIST
     lines = [header] + [f"  - {p}" for p in problems[:limit]]
     if len(problems) > limit:
         lines.append(
-            f"  ... and {len(problems) - limit} more (run scripts/check_dataset.py for the full list)"
+            f"  ... and {len(problems) - limit} more (run edaformer-check-dataset for the full list)"
         )
     return "\n".join(lines)
 

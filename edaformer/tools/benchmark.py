@@ -518,7 +518,7 @@ def model_specs(config: BenchmarkConfig) -> list[ModelSpec]:
     for spec in specs:
         if not spec.is_baseline:
             raise ValueError(
-                f"--compare takes SegFormer baselines ({', '.join(SEGFORMER_VARIANTS)}), got {spec.name!r}"
+                f"compare= takes SegFormer baselines ({', '.join(SEGFORMER_VARIANTS)}), got {spec.name!r}"
             )
     isr_settings: Sequence[str | None] = (None,) if config.train else config.isr
     for name in config.models:

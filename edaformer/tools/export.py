@@ -205,3 +205,24 @@ def onnx_max_abs_diff(
             )
         worst = max(worst, float((torch.from_numpy(out) - ref).abs().max()))
     return worst
+
+
+def max_abs_diff(
+    path: str | os.PathLike,
+    fmt: ExportFormat,
+    model: nn.Module,
+    sizes: Sequence[Sequence[int]],
+    seed: int = 0,
+) -> float:
+    """Largest ``|exported − PyTorch|`` over random images of each ``(H, W)`` in ``sizes``: the file is reloaded
+    (onnxruntime for ONNX, ``torch.jit.load`` / ``torch.export.load`` otherwise) and run on the CPU."""
+    if fmt == "onnx":
+        return onnx_max_abs_diff(path, model, sizes, seed=seed)
+    loaded = torch.jit.load(str(path)) if fmt == "torchscript" else torch.export.load(str(path)).module()
+    worst = 0.0
+    gen = torch.Generator().manual_seed(seed)
+    for h, w in sizes:
+        x = torch.randn(1, 3, h, w, generator=gen)
+        with torch.no_grad():
+            worst = max(worst, float((loaded(x) - model(x)).abs().max()))
+    return worst

@@ -10,6 +10,7 @@ import torch
 
 from edaformer.cli.isr_table import main as isr_table_main
 from edaformer.models import ISR_PRESETS
+from tests.conftest import run_main
 
 from .helpers import run, tiny
 
@@ -81,7 +82,7 @@ def test_isr_sweep_and_table(trained, data_dir, tmp_path):
     # EDAFormer-T at 512x512 with 6 classes: the paper's Table 4 ordering (5.6 > 5.3 > 4.7 > 4.1 at 150 classes)
     assert gflops["train"] > gflops["dec2x"] > gflops["paper"] > gflops["aggressive"]
     assert gflops["paper"] == pytest.approx(4.7, abs=0.1)
-    isr_table_main([str(tmp_path)])
+    assert run_main(isr_table_main, f"sweep_dir={tmp_path}") == 0
     table = (tmp_path / "isr_table.md").read_text()
     assert table.count("\n") == 6 and "| paper | 16,8,2,1-2,4,8 |" in table and "+0.0 %" in table
     assert (

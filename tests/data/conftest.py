@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,10 +39,10 @@ def random_rgb(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def compose_data(name: str, root: Path | str, *overrides: str):
-    """Instantiate ``conf/data/<name>.yaml`` exactly as the scripts do, in the main process."""
+    """Instantiate ``conf/data/<name>.yaml`` exactly as the data commands do (``conf/check_dataset.yaml``)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
-            "data_tools",
+            "check_dataset",
             overrides=[
                 f"data={name}",
                 f"data.root={root}",
@@ -55,13 +54,11 @@ def compose_data(name: str, root: Path | str, *overrides: str):
     return instantiate(cfg.data)
 
 
-def load_script(name: str):
-    """Import ``scripts/<name>.py`` as a module (its ``main`` is then called in-process)."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # so multiprocessing can pickle its functions
-    spec.loader.exec_module(module)
-    return module
+def run_command(name: str, *args: str) -> int:
+    """``edaformer-<name> *args`` in this process (``name`` is the module of ``edaformer.cli``); its exit status."""
+    from tests.conftest import run_main
+
+    return run_main(importlib.import_module(f"edaformer.cli.{name}").main, *args)
 
 
 # ADE20K: sizes (h, w) and raw masks; raw values 0 ("other"), 1, 2, 150 and 255 occur.
@@ -141,7 +138,7 @@ def dh():
         ade_raw_mask=ade_raw_mask,
         cityscapes_polygons=cityscapes_polygons,
         compose_data=compose_data,
-        load_script=load_script,
+        run_command=run_command,
         random_rgb=random_rgb,
         write_image=write_image,
         write_mask=write_mask,

@@ -1,4 +1,4 @@
-"""Cityscapes and COCO-Stuff: the preparation scripts and the DataModules reading their output."""
+"""Cityscapes and COCO-Stuff: the preparation commands and the DataModules reading their output."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ def test_cityscapes_needs_prepare_script_then_reads_train_ids(cityscapes_root, d
     dm = dh.compose_data("cityscapes", cityscapes_root, "data.test_scale=[256,128]")
     assert isinstance(dm, CityscapesDataModule) and dm.num_classes == 19
     assert dm.class_names[13] == "car" and dm.palette[0] == (128, 64, 128)
-    with pytest.raises(DatasetError, match=r"_gtFine_labelTrainIds\.png.*prepare_cityscapes\.py"):
+    with pytest.raises(DatasetError, match=r"_gtFine_labelTrainIds\.png.*edaformer-prepare-cityscapes"):
         dm.dataset("val")
 
-    script = dh.load_script("prepare_cityscapes")
-    assert script.main([str(cityscapes_root), "--nproc", "1"]) == 0
+    prepare = ("prepare_cityscapes", f"data.root={cityscapes_root}", "nproc=1")
+    assert dh.run_command(*prepare) == 0
     out = cityscapes_root / "gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelTrainIds.png"
     ids = np.asarray(Image.open(out))
     h, w = 64, 128
@@ -35,7 +35,7 @@ def test_cityscapes_needs_prepare_script_then_reads_train_ids(cityscapes_root, d
     assert ids[h - 2, 50] == 255  # ego vehicle has trainId 255
 
     mtime = out.stat().st_mtime_ns
-    assert script.main([str(cityscapes_root), "--nproc", "1"]) == 0  # idempotent: up-to-date files kept
+    assert dh.run_command(*prepare) == 0  # idempotent: up-to-date files kept
     assert out.stat().st_mtime_ns == mtime
 
     dm = dh.compose_data(
@@ -56,7 +56,7 @@ def test_cityscapes_needs_prepare_script_then_reads_train_ids(cityscapes_root, d
 
 
 def test_cityscapes_rejects_ids_outside_19_classes(cityscapes_root, dh):
-    dh.load_script("prepare_cityscapes").main([str(cityscapes_root), "--nproc", "1"])
+    assert dh.run_command("prepare_cityscapes", f"data.root={cityscapes_root}", "nproc=1") == 0
     bad = cityscapes_root / "gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelTrainIds.png"
     dh.write_mask(bad, np.full((64, 128), 19, np.uint8))
     ds = dh.compose_data("cityscapes", cityscapes_root).dataset("val")
@@ -70,7 +70,7 @@ def test_prepare_cityscapes_reports_broken_json(cityscapes_root, dh, capsys):
     (cityscapes_root / "gtFine/train/aachen/aachen_000001_000019_gtFine_polygons.json").write_text(
         "{not json"
     )
-    assert dh.load_script("prepare_cityscapes").main([str(cityscapes_root), "--nproc", "1"]) == 1
+    assert dh.run_command("prepare_cityscapes", f"data.root={cityscapes_root}", "nproc=1") == 1
     assert "aachen_000001_000019_gtFine_polygons.json: cannot convert" in capsys.readouterr().err
 
 
@@ -114,16 +114,16 @@ def test_coco_stuff_prepare_then_load(coco_root, dh):
         "data.test_scale=[128,64]",
     )
     assert isinstance(dm, COCOStuffDataModule) and dm.num_classes == 171
-    with pytest.raises(DatasetError, match="prepare_coco_stuff.py"):
+    with pytest.raises(DatasetError, match="edaformer-prepare-coco-stuff"):
         dm.dataset("train")
-    script = dh.load_script("prepare_coco_stuff")
-    assert script.main([str(coco_root), "--nproc", "1"]) == 0
+    prepare = ("prepare_coco_stuff", f"data.root={coco_root}", "nproc=1")
+    assert dh.run_command(*prepare) == 0
     raw = np.asarray(Image.open(coco_root / "annotations/val2017/000000000139.png"))
     out = coco_root / "annotations/val2017/000000000139_labelTrainIds.png"
     expected = np.vectorize(RAW_TO_TRAIN.get)(raw)
     np.testing.assert_array_equal(np.asarray(Image.open(out)), expected)
     mtime = out.stat().st_mtime_ns
-    assert script.main([str(coco_root), "--nproc", "1"]) == 0 and out.stat().st_mtime_ns == mtime
+    assert dh.run_command(*prepare) == 0 and out.stat().st_mtime_ns == mtime
 
     batch = next(iter(dm.val_dataloader()))
     assert batch["image"].shape == (1, 3, 64, 96)  # 40x60 -> short side 64 -> 64x96
@@ -134,7 +134,17 @@ def test_coco_stuff_prepare_then_load(coco_root, dh):
 
 def test_prepare_coco_stuff_rejects_unknown_ids(coco_root, dh, capsys):
     dh.write_mask(coco_root / "annotations/val2017/000000000139.png", np.full((40, 60), 200, np.uint8))
-    assert dh.load_script("prepare_coco_stuff").main([str(coco_root), "--nproc", "1"]) == 1
+    assert dh.run_command("prepare_coco_stuff", f"data.root={coco_root}", "nproc=1") == 1
     err = capsys.readouterr().err
     assert "000000000139.png: values [200] are not COCO-Stuff ids" in err
     assert not (coco_root / "annotations/val2017/000000000139_labelTrainIds.png").exists()
+
+
+def test_prepare_commands_report_a_wrong_root_in_one_line(tmp_path, dh, capsys):
+    assert dh.run_command("prepare_coco_stuff", f"data.root={tmp_path}", "splits=[val2017]") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {tmp_path}/annotations/val2017 does not exist; expected <data.root>/annotations/val2017/*.png "
+        "(unpack stuffthingmaps_trainval2017.zip there)"
+    ]
+    assert dh.run_command("prepare_cityscapes", f"data.root={tmp_path}", "nproc=0") == 2
+    assert capsys.readouterr().err.strip() == "error: nproc=0: expected an integer >= 1"

@@ -1,4 +1,4 @@
-"""The generated demo dataset (determinism, atomicity, concurrency, structure) and the data scripts."""
+"""The generated demo dataset (determinism, atomicity, concurrency, structure) and the data commands."""
 
 from __future__ import annotations
 
@@ -114,8 +114,8 @@ def test_colour_alone_does_not_tell_the_class(tmp_path):
 
 
 def test_check_dataset_script_lists_every_problem(ade_root, dh, capsys):
-    check = dh.load_script("check_dataset")
-    assert check.main(["data=ade20k", f"data.root={ade_root}"]) == 0
+    check = ("check_dataset", "data=ade20k", f"data.root={ade_root}")
+    assert dh.run_command(*check) == 0
     out = capsys.readouterr().out
     assert "[train] split 'training': 3 ok, 0 problem(s)" in out and "OK: no problems found" in out
     assert "image size (HxW): smallest 40x72, largest 48x64" in out  # ordered by area
@@ -125,7 +125,7 @@ def test_check_dataset_script_lists_every_problem(ade_root, dh, capsys):
     (base / "images/training/ADE_train_00000001.jpg").write_bytes(b"broken")
     dh.write_mask(base / "annotations/training/ADE_train_00000002.png", np.full((64, 48), 200, np.uint8))
     (base / "annotations/validation/ADE_val_00000002.png").unlink()
-    assert check.main(["data=ade20k", f"data.root={ade_root}"]) == 1
+    assert dh.run_command(*check) == 1
     out = capsys.readouterr().out
     assert "ADE_train_00000001.jpg: cannot decode image" in out
     assert "ADE_train_00000002.png: invalid label values 200" in out
@@ -134,16 +134,15 @@ def test_check_dataset_script_lists_every_problem(ade_root, dh, capsys):
 
 
 def test_benchmark_script_reports_images_per_second(tmp_path, dh, capsys):
-    bench = dh.load_script("benchmark_data")
     args = [
         "data=demo",
         f"data.root={tmp_path}",
         "data.num_train=40",
         "data.num_val=4",
-        "benchmark.batches=3",
-        "benchmark.workers=[0]",
+        "batches=3",
+        "workers=[0]",
     ]
-    assert bench.main(args) == 0
+    assert dh.run_command("benchmark_data", *args) == 0
     out = capsys.readouterr().out
     rate = float(out.strip().splitlines()[-1].split()[1])
     assert rate > 0 and "decode+validate" in out

@@ -107,7 +107,7 @@ def test_convert_script_and_load_model(tmp_path):
     torch.save({"meta": meta, "state_dict": official}, src)
     dst = tmp_path / "ours.pt"
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "convert_official.py"), str(src), str(dst)],
+        [sys.executable, str(REPO / "scripts" / "convert_official.py"), f"ckpt_path={src}", f"output={dst}"],
         capture_output=True,
         text=True,
     )
@@ -125,10 +125,20 @@ def test_convert_script_and_load_model(tmp_path):
 def test_convert_script_fails_on_bad_checkpoint(tmp_path):
     src = tmp_path / "bad.pth"
     torch.save({"state_dict": {"backbone.patch_embed1.proj.weight": torch.zeros(32, 3, 7, 7)}}, src)
+    dst = tmp_path / "o.pt"
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "convert_official.py"), str(src), str(tmp_path / "o.pt")],
+        [sys.executable, str(REPO / "scripts" / "convert_official.py"), f"ckpt_path={src}", f"output={dst}"],
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 1
-    assert "decode_head.linear_pred.weight" in result.stderr
+    assert result.returncode == 2  # a checkpoint that is not the authors' EDAFormer: the user's input
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "decode_head.linear_pred.weight" in result.stderr and not dst.exists()
+    dst.write_bytes(b"keep me")
+    src.write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "convert_official.py"), f"ckpt_path={src}", f"output={dst}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "exists" in result.stderr and dst.read_bytes() == b"keep me"

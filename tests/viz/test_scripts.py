@@ -1,4 +1,4 @@
-"""The command-line tools as users run them (subprocesses; each costs a few seconds of imports)."""
+"""The figure commands as users run them (subprocesses; each costs a few seconds of imports)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_predict_writes_label_color_overlay_and_reports_bad_files(tiny_ckpt, ima
         f"output_dir={out}",
         "test_scale=null",
         "isr=paper",
-        "--show-legend",
+        "show_legend=true",
         tmp_path=tmp_path,
     )
     assert proc.returncode == 1, proc.stderr  # one broken file: skipped, reported, non-zero exit
@@ -73,7 +73,7 @@ def test_visualize_attention_figure(tiny_ckpt, tmp_path):
         "visualize_attention.py",
         f"ckpt_path={tiny_ckpt}",
         f"image={tmp_path / 'scene.png'}",
-        "point=80,10",
+        "point=[80,10]",
         f"output={out}",
         "test_scale=null",
         "save_maps=true",
@@ -90,10 +90,14 @@ def test_visualize_attention_figure(tiny_ckpt, tmp_path):
         "visualize_attention.py",
         f"ckpt_path={tiny_ckpt}",
         f"image={tmp_path / 'scene.png'}",
-        "point=95,10",
+        "point=[95,10]",
         tmp_path=tmp_path,
     )
     assert proc.returncode == 2 and "outside the 90x60 image" in proc.stderr
+    proc = run_script("visualize_attention.py", "ckpt_path=x", "image=y", "point=95,10", tmp_path=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        "error: Ambiguous value for argument 'point=95,10'"
+    )
 
 
 def test_tradeoff_plot_from_sweep_results(tmp_path):
@@ -121,9 +125,12 @@ def test_tradeoff_plot_from_sweep_results(tmp_path):
     fig = tradeoff_figure(loaded, reference=("edaformer_t", "ade20k"))
     assert len(fig.axes) == 1
     proc = run_script(
-        "plot_isr_tradeoff.py", str(tmp_path / "multirun"), "-o", str(tmp_path / "t.png"), tmp_path=tmp_path
+        "plot_isr_tradeoff.py",
+        f"results={tmp_path / 'multirun'}",
+        f"output={tmp_path / 't.png'}",
+        tmp_path=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "paper" in proc.stdout and (tmp_path / "t.png").is_file()
-    proc = run_script("plot_isr_tradeoff.py", str(tmp_path / "empty"), tmp_path=tmp_path)
+    proc = run_script("plot_isr_tradeoff.py", f"results=[{tmp_path / 'empty'}]", tmp_path=tmp_path)
     assert proc.returncode == 2 and "no such file" in proc.stderr
