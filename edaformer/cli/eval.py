@@ -58,8 +58,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     apply_tta(cfg)
     kwargs: dict[str, Any] = {"net": net, "optimizer": None, "scheduler": None}
     kwargs["class_names"] = list(getattr(dm, "class_names", []) or []) or None
-    if "pretrained" in cfg.model:
-        kwargs["pretrained"] = None  # the checkpoint holds all weights
+    for key in ("pretrained", "init_from", "train_isr"):  # the checkpoint holds every weight and its ratios
+        if key in cfg.model:
+            kwargs[key] = None
     module = instantiate(cfg.model, **kwargs)
     callbacks = instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm))
     loggers = instantiate_loggers(cfg.get("logger"))

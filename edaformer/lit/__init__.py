@@ -2,14 +2,19 @@
 
 from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
 from .classification import ClassificationModule
+from .global_batch import GlobalBatch, WholeGlobalBatches, configure_global_batch, plan_global_batch
 from .mixup import MixupCutmix
 from .segmentation import SegmentationModule
 
 __all__ = [
     "AtomicCheckpointIO",
     "ClassificationModule",
+    "GlobalBatch",
     "LogSegmentationSamples",
     "MixupCutmix",
     "RestoreRNGState",
     "SegmentationModule",
+    "WholeGlobalBatches",
+    "configure_global_batch",
+    "plan_global_batch",
 ]
