@@ -64,7 +64,9 @@ def test_module_checks_the_network_against_model_train_isr(aggressive_net):
         SegmentationModule(create_model("edaformer_t", num_classes=5), None, None, "edaformer_t", 5,
                            train_isr="aggressive")  # fmt: skip
     with pytest.raises(ValueError, match="give one of them"):
-        SegmentationModule(aggressive_net, None, None, "edaformer_t", 5, pretrained="a.pth", init_from="b.ckpt")
+        SegmentationModule(
+            aggressive_net, None, None, "edaformer_t", 5, pretrained="a.pth", init_from="b.ckpt"
+        )
 
 
 def test_load_weights_starts_from_any_kind_whatever_its_ratios(aggressive_net, tmp_path):

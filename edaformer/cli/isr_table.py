@@ -99,7 +99,8 @@ def paper_note(results: Sequence[dict[str, Any]]) -> str:
     """The paper's model trained at the aggressive ratios (Table 4's row marked *), when the sweep has that row."""
     standard = str(ISR_PRESETS["train"])
     aggressive = next(
-        (r for r in results if r["setting"] == "aggressive" and r.get("train_isr", standard) == standard), None
+        (r for r in results if r["setting"] == "aggressive" and r.get("train_isr", standard) == standard),
+        None,
     )
     value = paper_miou(aggressive, "aggressive_trained") if aggressive is not None else None
     if value is None:

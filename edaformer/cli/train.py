@@ -41,9 +41,11 @@ FILLED_BY_THE_RUN = {"model.num_classes"}
 
 
 def require_values(cfg: DictConfig) -> None:
-    """Fail before any work when a required value (``???``) was left out, e.g. ``model.pretrained`` of a paper
-    recipe; the one-line error says how to give it."""
+    """Fail before any work when a required value was left out: a ``???`` (``model.pretrained`` of the paper
+    recipes) or a key an experiment lists in ``required_values`` that is null (``model.init_from`` of a
+    fine-tuning experiment). The one-line error says how to give it."""
     missing = sorted(set(_missing_keys(OmegaConf.to_container(cfg, resolve=False))) - FILLED_BY_THE_RUN)
+    missing += [key for key in cfg.get("required_values") or [] if OmegaConf.select(cfg, key) is None]
     if missing:
         raise UserError(missing_value_message(missing[0]))
 

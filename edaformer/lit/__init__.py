@@ -1,6 +1,7 @@
 """Lightning glue: training/evaluation modules and callbacks around the plain-PyTorch models."""
 
 from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
+from .cityscapes import WriteCityscapesLabelIds
 from .classification import ClassificationModule
 from .global_batch import GlobalBatch, WholeGlobalBatches, configure_global_batch, plan_global_batch
 from .mixup import MixupCutmix
@@ -15,6 +16,7 @@ __all__ = [
     "RestoreRNGState",
     "SegmentationModule",
     "WholeGlobalBatches",
+    "WriteCityscapesLabelIds",
     "configure_global_batch",
     "plan_global_batch",
 ]

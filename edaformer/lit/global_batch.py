@@ -14,6 +14,7 @@ pass, so its batch statistics come from the per-device batch × devices of one p
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import lightning as L
 
 

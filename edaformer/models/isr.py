@@ -138,7 +138,9 @@ def training_setting(value: ISRLike) -> ISRSetting:
     ``"own"``; ``None`` is the standard ``"train"`` preset, and a setting without decoder ratios keeps the standard
     decoder ratios (1, 2, 4)."""
     if isinstance(value, str) and value.strip() == ISR_OWN:
-        raise ValueError(f"train_isr={value!r}: name the ratios to train at (a preset or ratios), not '{ISR_OWN}'")
+        raise ValueError(
+            f"train_isr={value!r}: name the ratios to train at (a preset or ratios), not '{ISR_OWN}'"
+        )
     setting = parse_isr(value)
     if setting is None:
         return ISR_PRESETS["train"]
