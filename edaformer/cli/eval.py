@@ -65,8 +65,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             cfg.model = own
         cfg.model.model_name = info.model_name
         cfg.model.num_classes = info.num_classes
-        for key in ("pretrained", "init_from", "train_isr"):  # the checkpoint holds every weight and its ratios
-            if key in cfg.model.keys():  # (`in cfg.model` is false for a ??? value)
+        present = set(cfg.model.keys())  # with the keys whose value is ??? (for them `in` is false)
+        for key in (
+            "pretrained",
+            "init_from",
+            "train_isr",
+        ):  # the checkpoint holds every weight and its ratios
+            if key in present:
                 cfg.model[key] = None
     apply_tta(cfg)
     kwargs: dict[str, Any] = {"net": net, "optimizer": None, "scheduler": None}

@@ -35,7 +35,9 @@ def city_root(cityscapes_root, dh) -> Path:
         json2labelImg(str(poly), stem + "labelIds.png", "ids")
         annotation = Annotation()
         annotation.fromJsonFile(str(poly))
-        instances = np.array(createInstanceImage(annotation, "ids"), dtype=np.uint16)  # 16-bit, as the download
+        instances = np.array(
+            createInstanceImage(annotation, "ids"), dtype=np.uint16
+        )  # 16-bit, as the download
         Image.fromarray(instances).save(stem + "instanceIds.png")
     return cityscapes_root
 
