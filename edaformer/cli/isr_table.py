@@ -51,7 +51,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     metric = "mIoU" if "mIoU" in rows[0] else "top1"
     base = next((r for r in rows if r["isr"] == r.get("train_isr", str(ISR_PRESETS["train"]))), rows[0])
     papers = [paper_miou(r) for r in rows]
-    with_paper = all(p is not None for p in papers)
+    with_paper = any(p is not None for p in papers)  # a row without one (other training ratios) shows none
     out = []
     for r, paper in zip(rows, papers):
         row = {
@@ -66,7 +66,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if with_paper:
             row["paper_mIoU"] = paper
-            row["ours_minus_paper"] = round(100 * r[metric] - paper, 2)
+            row["ours_minus_paper"] = None if paper is None else round(100 * r[metric] - paper, 2)
         out.append(row)
     return out
 
@@ -88,7 +88,10 @@ def markdown(rows: Sequence[dict[str, Any]], flops_size: str, note: str = "") ->
             f"| {r[metric]:.2f} | {r[f'delta_{metric}']:+.2f} |"
         )
         if paper:
-            line += f" {r['paper_mIoU']:.1f} | {r['ours_minus_paper']:+.2f} |"
+            if r["paper_mIoU"] is None:
+                line += " — | — |"
+            else:
+                line += f" {r['paper_mIoU']:.1f} | {r['ours_minus_paper']:+.2f} |"
         lines.append(line)
     if note:
         lines += ["", note]

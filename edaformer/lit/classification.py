@@ -16,7 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, classification_rules, param_groups, scale_lr
 from .mixup import MixupCutmix
-from .utils import check_built_at, check_train_isr, plain
+from .utils import check_built_at, check_train_isr, plain, train_isr_of
 
 
 class ClassificationModule(L.LightningModule):
@@ -71,7 +71,7 @@ class ClassificationModule(L.LightningModule):
                 "mixup": mixup,
                 "label_smoothing": float(label_smoothing),
                 "isr": None if self.val_isr is None else str(self.val_isr),
-                "train_isr": str(net.train_isr),
+                "train_isr": train_isr_of(net),
                 "lr_reference_batch": lr_reference_batch,
                 "batch_size": batch_size,
             },
@@ -105,7 +105,10 @@ class ClassificationModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_fit_start(self) -> None:
-        self.net.set_isr("own")  # train at the network's training ratios, whatever it was built to infer with
+        if (
+            train_isr_of(self.net) is not None
+        ):  # train at the network's own ratios, whatever it was set to infer with
+            self.net.set_isr("own")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_train_isr(checkpoint, self.net)

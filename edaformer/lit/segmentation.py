@@ -18,7 +18,7 @@ from ..evaluation.inference import InferenceConfig, segment
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
 from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, param_groups, segmentation_rules
-from .utils import check_built_at, check_train_isr, plain
+from .utils import check_built_at, check_train_isr, plain, train_isr_of
 
 
 class SegmentationModule(L.LightningModule):
@@ -90,7 +90,7 @@ class SegmentationModule(L.LightningModule):
                 "head_lr_mult": float(head_lr_mult),
                 "inference": inference,
                 "isr": None if self.val_isr is None else str(self.val_isr),
-                "train_isr": str(net.train_isr),
+                "train_isr": train_isr_of(net),
                 "pretrained": pretrained,
                 "init_from": init_from,
             },
@@ -115,7 +115,10 @@ class SegmentationModule(L.LightningModule):
             self._pretrained_loaded = True
 
     def on_fit_start(self) -> None:
-        self.net.set_isr("own")  # train at the network's training ratios, whatever it was built to infer with
+        if (
+            train_isr_of(self.net) is not None
+        ):  # train at the network's own ratios, whatever it was set to infer with
+            self.net.set_isr("own")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_train_isr(checkpoint, self.net)
