@@ -276,13 +276,13 @@ def shown(value: Any) -> str:
     return str(value).replace(" ", "")
 
 
-def isr_setting(node: Any) -> ISRSetting | None:
+def isr_setting(node: Any, model: Any = None) -> ISRSetting | None:
     """The ISR setting of an ``isr`` option (any form :func:`~edaformer.models.parse_isr` reads), or ``None``;
-    a bad value is a :class:`UserError` naming ``isr``."""
+    ``"own"`` is resolved against ``model``'s training ratios. A bad value is a :class:`UserError` naming ``isr``."""
     from ..models import parse_isr
 
     try:
-        return parse_isr(node)
+        return parse_isr(node, own=getattr(model, "train_isr", None))
     except ValueError as err:
         raise UserError(f"isr: {err}") from None
 
