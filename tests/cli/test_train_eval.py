@@ -85,11 +85,13 @@ def test_isr_sweep_and_table(trained, data_dir, tmp_path):
     assert gflops["paper"] == pytest.approx(4.7, abs=0.1)
     assert run_main(isr_table_main, f"sweep_dir={tmp_path}") == 0
     table = (tmp_path / "isr_table.md").read_text()
-    assert table.count("\n") == 6 and "| paper | 16,8,2,1-2,4,8 |" in table and "+0.0 %" in table
+    assert (
+        table.count("\n") == 6 and "| paper | 16,8,2,1-2,4,8 | 8,4,2,1-1,2,4 |" in table and "+0.0 %" in table
+    )
     assert (
         (tmp_path / "isr_table.csv")
         .read_text()
-        .startswith("setting,isr,params_M,gflops,delta_gflops_pct,mIoU")
+        .startswith("setting,isr,train_isr,params_M,gflops,delta_gflops_pct,mIoU")
     )
     assert (tmp_path / "isr_table.png").stat().st_size > 1000
 

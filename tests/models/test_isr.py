@@ -191,7 +191,7 @@ def test_train_isr_of_models_without_decoder_and_encoder_only_forms():
     assert create_model("eft_t", num_classes=2, train_isr="aggressive").train_isr == ISRSetting(
         (16, 8, 4, 2), None
     )
-    assert eft_encoder("b", train_isr="16,8,4,2-2,4,8").train_isr == ISRSetting((16, 8, 4, 2), None)
+    assert eft_encoder("t", train_isr="16,8,4,2-2,4,8").train_isr == ISRSetting((16, 8, 4, 2), None)
     # a segmentor given encoder ratios only keeps the standard decoder ratios
     assert create_model("edaformer_t", train_isr="16,8,4,2").train_isr == ISRSetting((16, 8, 4, 2), (1, 2, 4))
 
