@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..lit import AtomicCheckpointIO, WholeGlobalBatches, configure_global_batch
+from ..lit import AtomicCheckpointIO, GlobalBatchError, WholeGlobalBatches, configure_global_batch
 from .evaluate import evaluate_setting, save_rows, summary_table
 from .utils import (
     CONF_DIR,
@@ -65,6 +65,8 @@ def reach_global_batch(cfg: DictConfig, trainer: L.Trainer) -> None:
         plan = configure_global_batch(trainer, cfg.get("global_batch"), int(cfg.data.batch_size))
     except ValueError as err:
         raise UserError(str(err)) from None
+    with open_dict(cfg):  # the saved config shows what the run computed
+        cfg.trainer.accumulate_grad_batches = plan.accumulation
     if trainer.is_global_zero:
         log.info(str(plan))
         if plan.accumulation > 1 and isinstance(trainer.val_check_interval, int):
@@ -129,7 +131,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams(config)
     _save_config(cfg)
 
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    except GlobalBatchError as err:
+        raise UserError(f"global_batch={cfg.get('global_batch')}: {err}") from None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     results: list[dict[str, Any]] = []

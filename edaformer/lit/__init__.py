@@ -3,7 +3,13 @@
 from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
 from .cityscapes import WriteCityscapesLabelIds
 from .classification import ClassificationModule
-from .global_batch import GlobalBatch, WholeGlobalBatches, configure_global_batch, plan_global_batch
+from .global_batch import (
+    GlobalBatch,
+    GlobalBatchError,
+    WholeGlobalBatches,
+    configure_global_batch,
+    plan_global_batch,
+)
 from .mixup import MixupCutmix
 from .segmentation import SegmentationModule
 
@@ -11,6 +17,7 @@ __all__ = [
     "AtomicCheckpointIO",
     "ClassificationModule",
     "GlobalBatch",
+    "GlobalBatchError",
     "LogSegmentationSamples",
     "MixupCutmix",
     "RestoreRNGState",

@@ -87,6 +87,10 @@ def configure_global_batch(trainer: L.Trainer, global_batch: int | None, per_dev
     return plan
 
 
+class GlobalBatchError(ValueError):
+    """The data cannot fill one global batch per epoch on this run's devices."""
+
+
 class WholeGlobalBatches(L.Callback):
     """Every optimizer step sees ``accumulate_grad_batches`` batches, also at the end of an epoch.
 
@@ -102,7 +106,7 @@ class WholeGlobalBatches(L.Callback):
         batches = trainer.fit_loop.max_batches  # per epoch, as Lightning computed it for this process
         if k > 1 and isinstance(batches, int):
             if batches < k:
-                raise ValueError(
+                raise GlobalBatchError(
                     f"an epoch has {batches} training batches per device, fewer than the {k} accumulated per "
                     "optimizer step: use more data, fewer devices or a smaller global_batch"
                 )

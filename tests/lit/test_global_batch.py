@@ -8,7 +8,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from edaformer.lit import GlobalBatch, WholeGlobalBatches, configure_global_batch, plan_global_batch
+from edaformer.lit import (
+    GlobalBatch,
+    GlobalBatchError,
+    WholeGlobalBatches,
+    configure_global_batch,
+    plan_global_batch,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,5 +126,7 @@ def test_an_epoch_shorter_than_one_global_batch_is_an_error(tmp_path):
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
                         callbacks=[WholeGlobalBatches()], default_root_dir=tmp_path)  # fmt: skip
     configure_global_batch(trainer, 8, per_device=1)
-    with pytest.raises(ValueError, match="an epoch has 6 training batches per device, fewer than the 8"):
+    with pytest.raises(
+        GlobalBatchError, match="an epoch has 6 training batches per device, fewer than the 8"
+    ):
         trainer.fit(Recorder(), train_dataloaders=loader(6))
