@@ -70,8 +70,9 @@ def reach_global_batch(cfg: DictConfig, trainer: L.Trainer) -> None:
     if trainer.is_global_zero:
         log.info(str(plan))
         if plan.accumulation > 1 and isinstance(trainer.val_check_interval, int):
+            steps = trainer.val_check_interval // plan.accumulation
             log.info(
-                f"validation every {trainer.val_check_interval // plan.accumulation} optimizer steps "
+                f"validation every {steps} optimizer step{'s' * (steps != 1)} "
                 f"= {trainer.val_check_interval} batches"
             )
 
