@@ -3,15 +3,19 @@
 Formats recognised (all read with ``torch.load(weights_only=True)``, whatever the environment asks torch to do):
 
 - **ours** (``edaformer-convert`` output, :func:`save_model`):
-  ``{"format": "edaformer", "model_name", "num_classes", "isr", "state_dict"}``;
+  ``{"format": "edaformer", "model_name", "num_classes", "isr", "train_isr", "state_dict"}``;
 - **Lightning** (``edaformer-train`` checkpoints): ``state_dict`` keys prefixed ``net.``, with ``model_name``,
-  ``num_classes`` and ``class_names`` in ``hyper_parameters``;
+  ``num_classes``, ``class_names`` and ``train_isr`` in ``hyper_parameters``;
 - **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and
-  the number of classes are read from the tensor shapes;
+  the number of classes are read from the tensor shapes; the authors released models trained at the standard
+  ratios only;
 - **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
   ``block1.0.*``, classifier ``head.*``) or our own ``eft_*`` classification checkpoints (``net.encoder.*``).
 
 The authors' key names live in :mod:`edaformer.models.official` (the mapping table); this module only reads files.
+Every format we write records the ratios the model was trained at (``model.train_isr``, e.g. ``"16,8,4,2-2,4,8"``)
+and :func:`load_model` rebuilds the model with them; files without the entry (older ones, the authors') were
+trained at the standard (8,4,2,1)-(1,2,4).
 """
 
 from __future__ import annotations
@@ -30,11 +34,16 @@ from .models.official import convert_official_state_dict, infer_official_model
 FORMAT_TAG = "edaformer"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot serve what was asked of it (another model, other classes); names the file."""
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     """What was loaded: ``kind`` is ``"ours"``, ``"lightning"`` or ``"official"``.
 
-    ``class_names`` are those stored with the weights (Lightning checkpoints), else ``None``.
+    ``class_names`` are those stored with the weights (Lightning checkpoints), else ``None``; ``train_isr`` the
+    ratios the model was trained at as recorded in the file (``None``: not recorded, the standard ones).
     """
 
     path: str
@@ -43,6 +52,7 @@ class CheckpointInfo:
     num_classes: int
     dropped_keys: tuple[str, ...] = ()
     class_names: tuple[str, ...] | None = None
+    train_isr: str | None = None
 
 
 # --- reading files -----------------------------------------------------------------------------------------------
@@ -141,7 +151,7 @@ def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> str:
 
 def _check_name(path: str, found: str | None, requested: str | None, what: str) -> None:
     if requested is not None and found is not None and requested != found:
-        raise ValueError(f"{path}: checkpoint holds {what} {found!r}, but {requested!r} was requested")
+        raise CheckpointError(f"{path}: checkpoint holds {what} {found!r}, but {requested!r} was requested")
 
 
 def load_model(
@@ -158,11 +168,14 @@ def load_model(
         raise ValueError(f"{source}: expected a checkpoint dictionary, got {type(obj).__name__}")
     hparams = obj.get("hyper_parameters")
     class_names = None
+    train_isr = None
     if obj.get("format") == FORMAT_TAG:
         name, classes, kind = obj["model_name"], int(obj["num_classes"]), "ours"
         state = dict(obj["state_dict"])
+        train_isr = obj.get("train_isr")
     elif isinstance(hparams, Mapping) and "model_name" in hparams:
         name, classes, kind = hparams["model_name"], int(hparams["num_classes"]), "lightning"
+        train_isr = hparams.get("train_isr")
         state = {k[len("net.") :]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
         if not state:
             raise ValueError(f"{source}: Lightning checkpoint without 'net.*' weights")
@@ -181,7 +194,7 @@ def load_model(
             name, classes = model_name, num_classes
     _check_name(source, name, model_name, "model")
     _check_name(source, str(classes), None if num_classes is None else str(num_classes), "num_classes")
-    model = create_model(name, num_classes=classes)
+    model = create_model(name, num_classes=classes, train_isr=train_isr)
     dropped: list[str] = []
     if kind == "official":
         dropped = load_official_checkpoint(model, state)
@@ -193,12 +206,37 @@ def load_model(
             )
         if kind == "ours" and obj.get("isr"):
             model.set_isr(obj["isr"])
-    return model.eval(), CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names)
+    info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr)
+    return model.eval(), info
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | None = None) -> str:
+    """Fill every weight of ``model`` from a segmentation checkpoint of any kind :func:`load_model` reads (weights
+    only: no optimiser, step or schedule), strictly; returns a one-line report.
+
+    This is how fine-tuning starts from a trained model, e.g. at other training ratios (``model.init_from``): the
+    checkpoint's pooling ratios do not matter, since no weight depends on them. ``model_name`` is checked against
+    the checkpoint's; a different class count is a :class:`CheckpointError`.
+    """
+    source, info = load_model(path, model_name=model_name)
+    classes = getattr(model, "num_classes", info.num_classes)
+    if info.num_classes != classes:
+        raise CheckpointError(
+            f"{path}: the checkpoint predicts {info.num_classes} classes but the model has {classes}; "
+            "starting from its weights needs the same classes"
+        )
+    model.load_state_dict(source.state_dict(), strict=True)
+    trained = info.train_isr or str(source.train_isr)
+    return (
+        f"initialised all {len(model.state_dict())} tensors from {path} "
+        f"({info.kind} {info.model_name} checkpoint, trained at {trained})"
+    )
 
 
 # --- writing -----------------------------------------------------------------------------------------------------
 def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> None:
-    """Write ``model`` in our format (atomically: temp file, then rename)."""
+    """Write ``model`` in our format (atomically: temp file, then rename), with its current ISR setting and the
+    ratios it was trained at."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -206,6 +244,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> No
         "model_name": model_name,
         "num_classes": int(model.num_classes),
         "isr": str(model.isr),
+        "train_isr": str(model.train_isr),
         "state_dict": model.state_dict(),
     }
     tmp = path.with_name(path.name + ".tmp")

@@ -18,13 +18,14 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..lit import AtomicCheckpointIO
+from ..lit import AtomicCheckpointIO, GlobalBatchError, WholeGlobalBatches, configure_global_batch
 from .evaluate import evaluate_setting, save_rows, summary_table
 from .utils import (
     CONF_DIR,
     UserError,
     instantiate_callbacks,
     instantiate_loggers,
+    missing_value_message,
     plain_config,
     report_user_errors,
     require_file,
@@ -33,6 +34,47 @@ from .utils import (
 )
 
 log = logging.getLogger("edaformer")
+
+
+# Values a run fills in itself; every other ``???`` left in the config is a value the user must give.
+FILLED_BY_THE_RUN = {"model.num_classes"}
+
+
+def require_values(cfg: DictConfig) -> None:
+    """Fail before any work when a required value was left out: a ``???`` (``model.pretrained`` of the paper
+    recipes) or a key an experiment lists in ``required_values`` that is null (``model.init_from`` of a
+    fine-tuning experiment). The one-line error says how to give it."""
+    missing = sorted(set(_missing_keys(OmegaConf.to_container(cfg, resolve=False))) - FILLED_BY_THE_RUN)
+    missing += [key for key in cfg.get("required_values") or [] if OmegaConf.select(cfg, key) is None]
+    if missing:
+        raise UserError(missing_value_message(missing[0]))
+
+
+def _missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is ``???`` in a plain (unresolved) config container."""
+    if isinstance(node, dict):
+        return [k for key, value in node.items() for k in _missing_keys(value, f"{prefix}{key}.")]
+    return [prefix[:-1]] if node == "???" else []
+
+
+def reach_global_batch(cfg: DictConfig, trainer: L.Trainer) -> None:
+    """``global_batch`` (the recipe's) on this trainer's devices and nodes: sets the gradient accumulation and the
+    validation interval in batches, and prints ``global batch 16 = 4 per device x 1 device x 1 node x 4
+    accumulation`` once."""
+    try:
+        plan = configure_global_batch(trainer, cfg.get("global_batch"), int(cfg.data.batch_size))
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    with open_dict(cfg):  # the saved config shows what the run computed
+        cfg.trainer.accumulate_grad_batches = plan.accumulation
+    if trainer.is_global_zero:
+        log.info(str(plan))
+        if plan.accumulation > 1 and isinstance(trainer.val_check_interval, int):
+            steps = trainer.val_check_interval // plan.accumulation
+            log.info(
+                f"validation every {steps} optimizer step{'s' * (steps != 1)} "
+                f"= {trainer.val_check_interval} batches"
+            )
 
 
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
@@ -71,6 +113,7 @@ def runtime_extras(dm: L.LightningDataModule) -> dict[str, dict[str, Any]]:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, then evaluate under the ``final_eval.isr`` settings. Returns ``{"metrics", "results", "ckpt_path"}``."""
+    require_values(cfg)
     if cfg.get("ckpt_path"):
         require_file(cfg.ckpt_path, "ckpt_path")
     L.seed_everything(cfg.seed, workers=True)
@@ -78,16 +121,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     dm = build_datamodule(cfg)
     module = build_module(cfg, dm)
     callbacks = instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm))
+    callbacks.append(WholeGlobalBatches())
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()]
     )
+    reach_global_batch(cfg, trainer)
     config = plain_config(cfg)
     for lg in loggers:
         lg.log_hyperparams(config)
     _save_config(cfg)
 
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    except GlobalBatchError as err:
+        raise UserError(f"global_batch={cfg.get('global_batch')}: {err}") from None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     results: list[dict[str, Any]] = []

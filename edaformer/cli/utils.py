@@ -27,6 +27,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from ..checkpoints import CheckpointError
+
 if TYPE_CHECKING:
     import lightning as L
 
@@ -91,7 +93,8 @@ def run_hydra_main(hydra_main: Callable[[], Any]) -> int:
 def report_user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a user's mistake inside a command into ``error: <one line>`` on stderr and exit status 2.
 
-    Mistakes are :class:`UserError`, a missing file, a config value that is missing or does not resolve
+    Mistakes are :class:`UserError`, a missing file, a checkpoint that does not fit what it was given for
+    (:class:`~edaformer.checkpoints.CheckpointError`), a config value that is missing or does not resolve
     (OmegaConf errors name the key) and a config that cannot be instantiated (Hydra names the target and key).
     Anything else is a bug and keeps its traceback.
     """
@@ -100,7 +103,13 @@ def report_user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (UserError, FileNotFoundError, OmegaConfBaseException, InstantiationException) as err:
+        except (
+            UserError,
+            FileNotFoundError,
+            CheckpointError,
+            OmegaConfBaseException,
+            InstantiationException,
+        ) as err:
             print(f"error: {error_message(err)}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
 
@@ -118,7 +127,7 @@ def error_message(err: BaseException) -> str:
         group, _, name = missing.missing_cfg_file.rpartition("/")
         return f"unknown {group} {name!r}; valid: {', '.join(missing.options)}"
     if isinstance(err, MissingMandatoryValue) and err.full_key:
-        return f"{err.full_key}=... is required (see --help)"
+        return missing_value_message(err.full_key)
     not_here = re.match(r"Could not override '([\w.]+)'\. No match in the defaults list", str(err))
     if not_here:  # a config group this command does not use (Hydra's hint, +group=..., would not help)
         return f"{not_here.group(1)}=...: this command has no {not_here.group(1)!r} argument (see --help)"
@@ -139,6 +148,26 @@ def error_message(err: BaseException) -> str:
     if key and key not in message:
         message += f" [key: {key}]"
     return message
+
+
+# Why a required value (``???`` in a config) has no default and how to give it, for the one-line error.
+MISSING_HINTS = {
+    "model.pretrained": (
+        "the paper recipes start from the ImageNet-pretrained EFT encoder, as the authors' (EFT_T.pth / EFT_B.pth, "
+        "or an eft_* checkpoint of edaformer-train): model.pretrained=PATH; to train from scratch on purpose, "
+        "model.pretrained=null"
+    ),
+    "model.init_from": (
+        "fine-tuning starts from a trained segmentation checkpoint (ours, Lightning .ckpt or the authors' .pth): "
+        "model.init_from=PATH"
+    ),
+}
+
+
+def missing_value_message(key: str) -> str:
+    """The one-line error for a required config value ``key`` left out."""
+    hint = MISSING_HINTS.get(key)
+    return f"{key}=... is required: {hint}" if hint else f"{key}=... is required (see --help)"
 
 
 def _in_chain(err: BaseException | None, kind: type[BaseException]) -> Any:
@@ -247,13 +276,13 @@ def shown(value: Any) -> str:
     return str(value).replace(" ", "")
 
 
-def isr_setting(node: Any) -> ISRSetting | None:
+def isr_setting(node: Any, model: Any = None) -> ISRSetting | None:
     """The ISR setting of an ``isr`` option (any form :func:`~edaformer.models.parse_isr` reads), or ``None``;
-    a bad value is a :class:`UserError` naming ``isr``."""
+    ``"own"`` is resolved against ``model``'s training ratios. A bad value is a :class:`UserError` naming ``isr``."""
     from ..models import parse_isr
 
     try:
-        return parse_isr(node)
+        return parse_isr(node, own=getattr(model, "train_isr", None))
     except ValueError as err:
         raise UserError(f"isr: {err}") from None
 

@@ -69,7 +69,7 @@ BAD = [
     (
         "edaformer-eval",
         ["isr=fast", "ckpt_path=x"],
-        "unknown isr 'fast'; valid: aggressive, dec2x, paper, train",
+        "unknown isr 'fast'; valid: aggressive, dec2x, own, paper, train",
     ),
     ("edaformer-predict", ["ckpt_path=x", "inputs=y", "save=[jpeg]"], "save: unknown output ['jpeg']"),
     (

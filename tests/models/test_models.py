@@ -134,6 +134,7 @@ def test_factory_signatures_are_explicit_and_shared_by_variants():
     assert defaults == {
         "num_classes": 150,
         "isr": None,
+        "train_isr": None,
         "drop_path_rate": 0.2,
         "in_chans": 3,
         "embed_dim": 768,
