@@ -14,7 +14,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from ..checkpoints import load_encoder_weights, load_weights
-from ..evaluation.inference import InferenceConfig, segment
+from ..evaluation.inference import InferenceConfig, segment, segment_labels
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
 from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, param_groups, segmentation_rules
@@ -175,7 +175,7 @@ class SegmentationModule(L.LightningModule):
                 f"{tuple(batch['image'].shape[-2:])} image for a {tuple(masks.shape[-2:])} label: build the "
                 "DataModule with tta=True (python eval.py tta=true ... sets it)"
             )
-        preds = self.predict_scores(batch["image"], out_size=masks.shape[-2:]).argmax(dim=1)
+        preds = segment_labels(self.net, batch["image"], self.inference, out_size=masks.shape[-2:])
         self.confmat.update(preds, masks)
         return {"pred": preds}
 
