@@ -10,7 +10,7 @@ from torch import nn
 
 from .eft import EFTBlock
 from .isr import TRAIN_DECODER_RATIOS, EFALevel, validate_ratios
-from .layers import init_weights, map_to_tokens, resize, tokens_to_map
+from .layers import init_weights, map_to_tokens, pointwise_map, resize, tokens_to_map
 
 
 class DecoderLevel(EFALevel):
@@ -53,7 +53,7 @@ class FuseModule(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn(self.conv(x)))
+        return self.relu(self.bn(pointwise_map(x, self.conv)))
 
 
 class EDAFormerHead(nn.Module):
@@ -133,4 +133,6 @@ class EDAFormerHead(nn.Module):
         return self.fuse(torch.cat(outs, dim=1))  # (B, E, H/8, W/8)
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.classifier(self.dropout(self.forward_features(features)))  # (B, K, H/8, W/8)
+        return pointwise_map(
+            self.dropout(self.forward_features(features)), self.classifier
+        )  # (B, K, H/8, W/8)

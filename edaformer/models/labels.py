@@ -81,7 +81,7 @@ def lerp(a: torch.Tensor, b: torch.Tensor, w0: torch.Tensor, w1: torch.Tensor) -
 
 # ----------------------------------------------------------------------------------------- lazy score maps
 class ScoreMap:
-    """A ``[B, K, H, W]`` score map evaluated band by band: :meth:`rows` returns rows ``start:stop`` only."""
+    """A ``[B, K, H, W]`` score map evaluated band by band: :meth:`rows` computes rows ``start:stop`` only."""
 
     def __init__(self, batch: int, channels: int, size: Sequence[int], device: torch.device) -> None:
         self.batch = int(batch)
@@ -93,13 +93,25 @@ class ScoreMap:
     def shape(self) -> tuple[int, int, int, int]:
         return (self.batch, self.channels, *self.size)
 
-    def rows(self, start: int, stop: int) -> torch.Tensor:
-        """Scores ``[B, K, stop − start, W]`` of rows ``start:stop``."""
+    def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, K, stop − start, W]`` of rows ``start:stop`` (written into ``out`` if given)."""
         raise NotImplementedError
 
-    def dense(self) -> torch.Tensor:
-        """All scores ``[B, K, H, W]`` (materialises the full map; for tests and small maps)."""
-        return self.rows(0, self.size[0])
+    def bands(self, tile_elements: int = TILE_ELEMENTS) -> list[tuple[int, int]]:
+        """Row ranges covering the map, each about ``tile_elements`` scores (at least one row)."""
+        step = max(1, tile_elements // max(1, self.batch * self.channels * self.size[1]))
+        return [(a, min(a + step, self.size[0])) for a in range(0, self.size[0], step)]
+
+    def dense(self, tile_elements: int = TILE_ELEMENTS) -> torch.Tensor:
+        """All scores ``[B, K, H, W]``, computed band by band into one tensor."""
+        out = torch.empty(self.shape, device=self.device)
+        for start, stop in self.bands(tile_elements):
+            self.rows(start, stop, out=out[:, :, start:stop])
+        return out
+
+
+def _into(result: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    return result if out is None else out.copy_(result)
 
 
 class DenseScores(ScoreMap):
@@ -111,33 +123,58 @@ class DenseScores(ScoreMap):
         super().__init__(scores.shape[0], scores.shape[1], scores.shape[2:], scores.device)
         self.scores = scores
 
-    def rows(self, start: int, stop: int) -> torch.Tensor:
-        return self.scores[:, :, start:stop]
+    def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        return _into(self.scores[:, :, start:stop], out)
+
+    def dense(self, tile_elements: int = TILE_ELEMENTS) -> torch.Tensor:
+        return self.scores
 
 
 class ResizedScores(ScoreMap):
     """``source`` resized bilinearly (``align_corners=False``) to ``size``, bit-identical to ``F.interpolate``.
 
-    A band of output rows reads the band of source rows its taps touch, interpolates it along W, then along H.
+    A band of output rows reads the band of source rows its taps touch, interpolates it along W (PyTorch's own
+    kernel: the first pass of its 2-D resize), then along H. Bands follow the runs of output rows that share
+    their two source rows (8 rows for the ×8 upsampling of logits), so a run is one broadcast multiply-add from
+    two source rows.
     """
 
     def __init__(self, source: ScoreMap, size: Sequence[int]) -> None:
         super().__init__(source.batch, source.channels, size, source.device)
         self.source = source
         self.taps_y = bilinear_taps(source.size[0], self.size[0], self.device)
+        first = self.taps_y.index0.tolist()
+        # output rows where the first source row changes: runs share both source rows and one broadcast op
+        self._run_starts = [y for y in range(self.size[0]) if y == 0 or first[y] != first[y - 1]]
+        self._first_row = first
 
-    def rows(self, start: int, stop: int) -> torch.Tensor:
+    def bands(self, tile_elements: int = TILE_ELEMENTS) -> list[tuple[int, int]]:
+        height = self.size[0]
+        if 4 * len(self._run_starts) > height:  # short runs (downscaling, scales near 1): plain bands
+            return super().bands(tile_elements)
+        step = max(1, tile_elements // max(1, self.batch * self.channels * self.size[1]))
+        bands = []
+        for start, stop in zip(self._run_starts, [*self._run_starts[1:], height]):
+            bands += [(a, min(a + step, stop)) for a in range(start, stop, step)]  # long runs split
+        return bands
+
+    def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
         ty = self.taps_y
-        lo, hi = int(ty.index0[start]), int(ty.index1[stop - 1]) + 1  # taps are monotonic
+        lo, hi = self._first_row[start], int(ty.index1[stop - 1]) + 1  # taps are monotonic
+        if self.source.size[0] == self.size[0]:
+            lo, hi = start, stop
         src = self.source.rows(lo, hi)  # (B, K, n, w)
         if self.source.size[1] != self.size[1]:
-            # along W, PyTorch's own kernel: the first pass of its 2-D resize, so bit-identical
             src = F.interpolate(src, size=(hi - lo, self.size[1]), mode="bilinear", align_corners=False)
         if self.source.size[0] == self.size[0]:
-            return src
-        top = src.index_select(2, ty.index0[start:stop] - lo)  # (B, K, stop - start, W)
-        bottom = src.index_select(2, ty.index1[start:stop] - lo)
-        return lerp(top, bottom, ty.weight0[start:stop, None], ty.weight1[start:stop, None])
+            return _into(src, out)
+        w0, w1 = ty.weight0[start:stop, None], ty.weight1[start:stop, None]
+        if self._first_row[stop - 1] == lo:  # one run: two source rows, broadcast over the band
+            top, bottom = src[:, :, :1], src[:, :, -1:]
+        else:
+            top = src.index_select(2, ty.index0[start:stop] - lo)  # (B, K, stop - start, W)
+            bottom = src.index_select(2, ty.index1[start:stop] - lo)
+        return torch.addcmul(bottom * w1, top, w0, out=out)  # lerp(top, bottom, w0, w1)
 
 
 def resize_scores(scores: ScoreMap | torch.Tensor, size: Sequence[int]) -> ScoreMap:
@@ -176,11 +213,9 @@ def argmax_labels(scores: ScoreMap, tile_elements: int = TILE_ELEMENTS) -> torch
         logits = scores.source.scores
         if logits.dtype == torch.float32 and bool(torch.isfinite(logits).all()):
             return upsample_argmax(logits, scores.size, tile_elements)
-    batch, channels, height, width = scores.shape
+    batch, _, height, width = scores.shape
     labels = torch.empty((batch, height, width), dtype=torch.int64, device=scores.device)
-    step = max(1, tile_elements // max(1, batch * channels * width))
-    for start in range(0, height, step):
-        stop = min(start + step, height)
+    for start, stop in scores.bands(tile_elements):
         labels[:, start:stop] = first_argmax(scores.rows(start, stop), 1)
     return labels
 

@@ -33,17 +33,35 @@ class DropPath(nn.Module):
 
 
 def tokens_to_map(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """``[B, N, C]`` tokens of an ``H×W`` map → ``[B, C, H, W]``."""
+    """``[B, N, C]`` tokens of an ``H×W`` map → ``[B, C, H, W]`` in channels-last memory layout.
+
+    Contiguous tokens *are* a channels-last map, so this is a view, not a copy; convolutions take and return that
+    layout on CPU and GPU, and :func:`map_to_tokens` turns their output back into contiguous tokens for free.
+    """
     b, n, c = x.shape
     h, w = hw
     if n != h * w:
         raise ValueError(f"cannot reshape {n} tokens to a {h}x{w} map")
-    return x.transpose(1, 2).reshape(b, c, h, w)
+    return x.reshape(b, h, w, c).permute(0, 3, 1, 2)  # (B, C, H, W), strides (HWC, 1, WC, C)
 
 
 def map_to_tokens(x: torch.Tensor) -> torch.Tensor:
-    """``[B, C, H, W]`` → ``[B, H·W, C]`` tokens (row-major)."""
+    """``[B, C, H, W]`` → ``[B, H·W, C]`` tokens (row-major); a view, contiguous if ``x`` is channels-last."""
     return x.flatten(2).transpose(1, 2)
+
+
+def pointwise(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """A 1×1 ``conv`` applied to tokens ``[B, N, C_in]`` → ``[B, N, C_out]``: a matrix product with its weight.
+
+    On CPU this beats the convolution itself, which takes a slow non-oneDNN path for 1×1 kernels on
+    channels-last maps (the head's fuse and classifier convolutions: 4 ms of a 512² forward).
+    """
+    return F.linear(tokens, conv.weight.flatten(1), conv.bias)
+
+
+def pointwise_map(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """:func:`pointwise` on a map ``[B, C_in, H, W]`` → ``[B, C_out, H, W]`` (channels-last)."""
+    return tokens_to_map(pointwise(map_to_tokens(x), conv), (x.shape[2], x.shape[3]))
 
 
 class MixFFN(nn.Module):

@@ -34,8 +34,9 @@ class EDAFormer(ISRMixin, nn.Module):
         return self.encoder.efa_levels()[0], tuple(self.decode_head.levels)
 
     def forward_low_res(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits at 1/8 of the input, ``[B, K, ⌈H/8⌉, ⌈W/8⌉]``."""
-        return self.decode_head(self.encoder(images))
+        """Logits at 1/8 of the input, ``[B, K, ⌈H/8⌉, ⌈W/8⌉]`` (contiguous)."""
+        # inside, maps are channels-last (see tokens_to_map); the small logits are handed out in the usual layout
+        return self.decode_head(self.encoder(images)).contiguous()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         _check_images(images)

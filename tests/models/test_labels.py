@@ -98,8 +98,8 @@ class BandedOnly(ScoreMap):
         super().__init__(scores.batch, scores.channels, scores.size, scores.device)
         self.scores = scores
 
-    def rows(self, start: int, stop: int) -> torch.Tensor:
-        return self.scores.rows(start, stop)
+    def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        return self.scores.rows(start, stop, out)
 
 
 def test_band_path_and_small_tiles():
