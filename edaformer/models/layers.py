@@ -51,17 +51,22 @@ def map_to_tokens(x: torch.Tensor) -> torch.Tensor:
 
 
 def pointwise(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """A 1×1 ``conv`` applied to tokens ``[B, N, C_in]`` → ``[B, N, C_out]``: a matrix product with its weight.
-
-    On CPU this beats the convolution itself, which takes a slow non-oneDNN path for 1×1 kernels on
-    channels-last maps (the head's fuse and classifier convolutions: 4 ms of a 512² forward).
-    """
+    """A 1×1 ``conv`` applied to tokens ``[B, N, C_in]`` → ``[B, N, C_out]``: a matrix product with its weight."""
     return F.linear(tokens, conv.weight.flatten(1), conv.bias)
 
 
-def pointwise_map(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """:func:`pointwise` on a map ``[B, C_in, H, W]`` → ``[B, C_out, H, W]`` (channels-last)."""
-    return tokens_to_map(pointwise(map_to_tokens(x), conv), (x.shape[2], x.shape[3]))
+class Conv1x1(nn.Conv2d):
+    """``nn.Conv2d`` with a 1×1 kernel (same parameters and keys) run as a matrix product over channels.
+
+    On CPU a 1×1 convolution of a channels-last map takes a slow non-oneDNN path; the product on the map's tokens
+    (a view) is faster. Output ``[B, C_out, H, W]`` in channels-last layout.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return tokens_to_map(pointwise(map_to_tokens(x), self), (x.shape[2], x.shape[3]))
 
 
 class MixFFN(nn.Module):
