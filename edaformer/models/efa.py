@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import map_to_tokens, pointwise, tokens_to_map
+from .layers import gelu, map_to_tokens, pointwise, tokens_to_map
 
 
 def pool_kernel(hw: tuple[int, int], ratio: int) -> tuple[int, int]:
@@ -74,7 +74,7 @@ class EmbeddingFreeAttention(nn.Module):
             x = map_to_tokens(F.avg_pool2d(tokens_to_map(x, hw), kernel, kernel))  # (B, N', C)
         kv = pointwise(x, self.kv_proj)  # (B, N', C)
         if self.kv_norm is not None:
-            kv = F.gelu(self.kv_norm(kv))
+            kv = gelu(self.kv_norm(kv))
         return kv
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
