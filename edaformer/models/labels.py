@@ -196,10 +196,11 @@ def first_argmax(scores: torch.Tensor, dim: int) -> torch.Tensor:
     size = scores.shape[dim]
     shape = [1] * scores.ndim
     shape[dim] = size
-    rank_dtype = torch.uint8 if size <= 256 else torch.int32
-    rank = torch.arange(size - 1, -1, -1, device=scores.device).to(rank_dtype).view(shape)  # first → highest
-    hit = (scores == scores.amax(dim, keepdim=True)).to(rank_dtype)
-    return (size - 1) - hit.mul_(rank).amax(dim).long()
+    rank = torch.arange(size - 1, -1, -1, device=scores.device).view(shape)  # the first gets the highest
+    hit = scores == scores.amax(dim, keepdim=True)
+    if size <= 256:  # bool → uint8 is a free view
+        return (size - 1) - hit.view(torch.uint8).mul_(rank.to(torch.uint8)).amax(dim).long()
+    return (size - 1) - hit.int().mul_(rank.int()).amax(dim).long()
 
 
 @torch.no_grad()
