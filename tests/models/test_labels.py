@@ -149,6 +149,6 @@ def test_cityscapes_prediction_memory_is_far_below_the_logits():
     reference = peak_allocated_bytes(lambda: interpolate(logits, (1024, 2048)).argmax(1))
     assert reference >= full_logits  # the measurement sees the big tensor when there is one
     labels_only = 1024 * 2048 * 8  # the int64 result itself, 16 MiB
-    assert peak_allocated_bytes(lambda: upsample_argmax(logits, (1024, 2048))) < labels_only + 12 * 2**20
+    assert peak_allocated_bytes(lambda: upsample_argmax(logits, (1024, 2048))) < labels_only + 16 * 2**20
     twice = resize_scores(resize_scores(logits, (1024, 2048)), (1000, 2000))
-    assert peak_allocated_bytes(lambda: argmax_labels(twice)) < labels_only + 12 * 2**20
+    assert peak_allocated_bytes(lambda: argmax_labels(twice)) < labels_only + 16 * 2**20
