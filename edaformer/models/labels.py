@@ -28,8 +28,19 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# Working-set bound of one band / chunk, in float32 elements (2 MiB): small enough to stay in a core's L2 cache.
+# Working-set bound of one band / chunk, in float32 elements. On CPU 2 MiB, small enough to stay in a core's L2
+# cache; on accelerators 128 MiB, where the cost is the number of kernel launches, not the cache.
 TILE_ELEMENTS = 1 << 19
+DEVICE_TILE_ELEMENTS = 1 << 25
+
+
+def tile_size(device: torch.device, tile_elements: int | None = None) -> int:
+    """``tile_elements``, or the default band size for ``device``."""
+    if tile_elements is not None:
+        return int(tile_elements)
+    return TILE_ELEMENTS if device.type == "cpu" else DEVICE_TILE_ELEMENTS
+
+
 # Slack of the class-pruning bounds, relative to the largest |logit|. The computed bilinear value of a class can
 # leave the [min, max] interval of its four source values by a few float roundings (1 - w1 is rounded; three
 # fused multiply-adds): at most ~15 units of 2**-24 relative to the largest magnitude; 2**-18 leaves 4x margin.
@@ -97,12 +108,17 @@ class ScoreMap:
         """Scores ``[B, K, stop − start, W]`` of rows ``start:stop`` (written into ``out`` if given)."""
         raise NotImplementedError
 
-    def bands(self, tile_elements: int = TILE_ELEMENTS) -> list[tuple[int, int]]:
-        """Row ranges covering the map, each about ``tile_elements`` scores (at least one row)."""
-        step = max(1, tile_elements // max(1, self.batch * self.channels * self.size[1]))
+    def bands(self, tile_elements: int | None = None) -> list[tuple[int, int]]:
+        """Row ranges covering the map, each of :meth:`band_rows` rows."""
+        step = self.band_rows(tile_elements)
         return [(a, min(a + step, self.size[0])) for a in range(0, self.size[0], step)]
 
-    def dense(self, tile_elements: int = TILE_ELEMENTS) -> torch.Tensor:
+    def band_rows(self, tile_elements: int | None = None) -> int:
+        """Rows of about ``tile_elements`` scores (default: :func:`tile_size`), at least one."""
+        per_row = self.batch * self.channels * self.size[1]
+        return max(1, tile_size(self.device, tile_elements) // max(1, per_row))
+
+    def dense(self, tile_elements: int | None = None) -> torch.Tensor:
         """All scores ``[B, K, H, W]``, computed band by band into one tensor."""
         out = torch.empty(self.shape, device=self.device)
         for start, stop in self.bands(tile_elements):
@@ -126,7 +142,7 @@ class DenseScores(ScoreMap):
     def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
         return _into(self.scores[:, :, start:stop], out)
 
-    def dense(self, tile_elements: int = TILE_ELEMENTS) -> torch.Tensor:
+    def dense(self, tile_elements: int | None = None) -> torch.Tensor:
         return self.scores
 
 
@@ -148,11 +164,11 @@ class ResizedScores(ScoreMap):
         self._run_starts = [y for y in range(self.size[0]) if y == 0 or first[y] != first[y - 1]]
         self._first_row = first
 
-    def bands(self, tile_elements: int = TILE_ELEMENTS) -> list[tuple[int, int]]:
+    def bands(self, tile_elements: int | None = None) -> list[tuple[int, int]]:
         height = self.size[0]
         if 4 * len(self._run_starts) > height:  # short runs (downscaling, scales near 1): plain bands
             return super().bands(tile_elements)
-        step = max(1, tile_elements // max(1, self.batch * self.channels * self.size[1]))
+        step = self.band_rows(tile_elements)
         bands = []
         for start, stop in zip(self._run_starts, [*self._run_starts[1:], height]):
             bands += [(a, min(a + step, stop)) for a in range(start, stop, step)]  # long runs split
@@ -204,7 +220,7 @@ def first_argmax(scores: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def argmax_labels(scores: ScoreMap, tile_elements: int = TILE_ELEMENTS) -> torch.Tensor:
+def argmax_labels(scores: ScoreMap, tile_elements: int | None = None) -> torch.Tensor:
     """``scores.dense().argmax(1)`` as ``int64 [B, H, W]``, band by band (first maximal class on ties).
 
     One bilinear upsampling of dense finite logits takes the exact class-pruning path of
@@ -264,14 +280,14 @@ def _neighbourhood(x: torch.Tensor, reduce) -> torch.Tensor:
 
 @torch.no_grad()
 def upsample_argmax(
-    logits: torch.Tensor, size: Sequence[int], tile_elements: int = TILE_ELEMENTS
+    logits: torch.Tensor, size: Sequence[int], tile_elements: int | None = None
 ) -> torch.Tensor:
     """``F.interpolate(logits, size, mode="bilinear", align_corners=False).argmax(1)`` without the big tensor.
 
     Args:
         logits: finite float32 scores ``[B, K, h, w]``.
         size: output ``(H, W)``.
-        tile_elements: float32 elements interpolated at once (bounds the working set).
+        tile_elements: float32 elements interpolated at once (bounds the working set; default by device).
 
     Returns:
         ``int64 [B, H, W]`` labels. Every output pixel reads the 2×2 source neighbourhood at its ``index0``
@@ -306,7 +322,7 @@ def upsample_argmax(
         flat = x.permute(1, 2, 0).reshape(h * w, channels)  # (h·w, K)
         for low_count, bucket in _count_buckets(counts, channels):
             members = torch.nonzero((counts > low_count) & (counts <= bucket)).flatten()
-            chunk = max(1, tile_elements // (bucket * gy.length * gx.length))
+            chunk = max(1, tile_size(device, tile_elements) // (bucket * gy.length * gx.length))
             for part in members.split(chunk):
                 cand = by_pixel[ci[part], cj[part]]  # (n, K)
                 _label_groups(
