@@ -112,26 +112,17 @@ def segformer_baseline(name: str, num_classes: int = 150, output: OutputRes = "f
     return SegFormerBaseline(SegformerForSemanticSegmentation(config), output=output)
 
 
-class LowResOutput(nn.Module):
-    """Our segmentor without the final upsampling: logits at 1/8 (``forward_low_res``)."""
+class OutputOf(nn.Module):
+    """Our segmentor with ``forward`` routed to another of its methods: ``forward_low_res`` (logits at 1/8, no
+    final upsampling) or ``predict`` (labels ``int64 [B, H, W]`` without full-resolution logits)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, method: Literal["forward_low_res", "predict"]) -> None:
         super().__init__()
         self.model = model
+        self.method = method
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_low_res(images)
-
-
-class LabelsOutput(nn.Module):
-    """Our segmentor returning labels ``int64 [B, H, W]`` through ``predict`` (no full-resolution logits)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.predict(images)
+        return getattr(self.model, self.method)(images)
 
 
 def use_unfused_attention(model: nn.Module) -> nn.Module:
@@ -184,8 +175,8 @@ class ModelSpec:
         model = create_model(self.name, num_classes=num_classes, isr=self.isr)
         if self.unfused:
             use_unfused_attention(model)
-        wrappers = {"low": LowResOutput, "labels": LabelsOutput}
-        return (wrappers[output](model) if output in wrappers else model).eval()
+        methods = {"low": "forward_low_res", "labels": "predict"}
+        return (OutputOf(model, methods[output]) if output in methods else model).eval()
 
 
 # --------------------------------------------------------------------------------------------------- runtime
