@@ -120,10 +120,10 @@ def test_first_argmax_matches_argmax():
     assert torch.equal(first_argmax(x, 0), x.argmax(0))
 
 
-@pytest.mark.parametrize("size", [(37, 91), (129, 67)])
-def test_model_predict_is_argmax_of_forward(size):
+@pytest.mark.parametrize(("classes", "size"), [(150, (37, 91)), (150, (129, 67)), (171, (75, 43))])
+def test_model_predict_is_argmax_of_forward(classes, size):
     torch.manual_seed(0)
-    model = create_model("edaformer_t", num_classes=150).eval()
+    model = create_model("edaformer_t", num_classes=classes).eval()
     images = torch.randn(2, 3, *size)
     with torch.no_grad():
         logits = model(images)
@@ -152,3 +152,25 @@ def test_cityscapes_prediction_memory_is_far_below_the_logits():
     assert peak_allocated_bytes(lambda: upsample_argmax(logits, (1024, 2048))) < labels_only + 16 * 2**20
     twice = resize_scores(resize_scores(logits, (1024, 2048)), (1000, 2000))
     assert peak_allocated_bytes(lambda: argmax_labels(twice)) < labels_only + 16 * 2**20
+
+
+@pytest.mark.slow
+def test_model_predict_memory_at_cityscapes_size_is_far_below_the_logits():
+    """A 19-class 1024×2048 ``model.predict``: what it allocates after the network (whose activations are the same
+    for ``forward``) stays far below the 152 MiB full-resolution logits that ``forward(x).argmax(1)`` needs."""
+    torch.manual_seed(0)
+    model = create_model("edaformer_t", num_classes=19).eval()
+    images = torch.randn(1, 3, 1024, 2048)
+    with torch.no_grad():
+        low_res = model.forward_low_res(images)  # (1, 19, 128, 256)
+    # the network ran once: what is measured below is what predict (or forward + argmax) does with its logits
+    model.forward_low_res = lambda x: low_res.clone()
+    with torch.no_grad():
+        dense = peak_allocated_bytes(lambda: model(images).argmax(1))
+        expected = model(images).argmax(1)
+    labels = model.predict(images)
+    assert agreement(labels, expected) >= 0.9999
+    full_logits = 19 * 1024 * 2048 * 4  # 152 MiB
+    assert dense >= full_logits
+    labels_only = 1024 * 2048 * 8  # the int64 result itself, 16 MiB
+    assert peak_allocated_bytes(lambda: model.predict(images)) < labels_only + 12 * 2**20
