@@ -57,7 +57,7 @@ def visualize(cfg: DictConfig) -> Path:
     try:
         other = isr_setting(compare)
         segmenter, info = segmenter_from_config(cfg)
-        image = load_image(cfg.image)
+        image = load_image(cfg.image, max_pixels=cfg.max_image_pixels)
     except (ValueError, KeyError, ImageInputError) as err:
         raise UserError(str(err).splitlines()[0]) from None
     height, width = image.shape[:2]

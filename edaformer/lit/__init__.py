@@ -1,8 +1,9 @@
 """Lightning glue: training/evaluation modules and callbacks around the plain-PyTorch models."""
 
-from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
+from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState, ValidateAtEnd
 from .classification import ClassificationModule
 from .mixup import MixupCutmix
+from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
 
 __all__ = [
@@ -10,6 +11,9 @@ __all__ = [
     "ClassificationModule",
     "LogSegmentationSamples",
     "MixupCutmix",
+    "NonFiniteError",
+    "NonFiniteGuard",
     "RestoreRNGState",
     "SegmentationModule",
+    "ValidateAtEnd",
 ]
