@@ -12,7 +12,6 @@ Existing outputs are never overwritten unless ``overwrite=true``; images above `
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -32,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..evaluation import ImageInputError, Segmenter, find_images, load_image
 from ..viz import add_legend, colorize, legend_entries, overlay, present_classes
 from .segmenter_config import segmenter_from_config
-from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main, shown
+from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main, shown, write_json
 
 log = logging.getLogger("edaformer.predict")
 OUTPUT_KINDS = ("label", "color", "overlay")
@@ -187,8 +186,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         "images": records,
         "failed": failed,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "predictions.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out_dir / "predictions.json", summary)
     print(
         f"{len(records)} image(s) segmented into {out_dir}" + (f"; {len(failed)} skipped" if failed else "")
     )

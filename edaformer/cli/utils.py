@@ -543,10 +543,10 @@ def instantiate_callbacks(cfg: DictConfig | None, **extra: dict[str, Any]) -> li
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
+    from ..checkpoints import atomic_write
+
+    text = (json.dumps(payload, indent=2) + "\n").encode()
+    atomic_write(path, lambda f: f.write(text))
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
