@@ -107,6 +107,7 @@ def _load_failure(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     if isinstance(err, pickle.UnpicklingError):
         found = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "")
+        found = found.removeprefix("WeightsUnpickler error: ").split(". Please")[0].rstrip(".")
         return f"it needs code to unpickle, refused by torch.load(weights_only=True) ({found})"
     if "zip archive" in str(err) or "central directory" in str(err):
         return "not a complete torch file (truncated or corrupted?)"
