@@ -13,6 +13,7 @@ from edaformer.evaluation.inference import (
     InferenceConfig,
     segment,
     segment_labels,
+    segment_scores,
     slide_inference,
     whole_inference,
     window_grid,
@@ -186,3 +187,18 @@ def test_metrics_from_confusion_matches_hand_computation():
     table = m.table()
     assert "| a " in table and "72.73" in table and "mIoU 40.91" in table
     assert m.as_dict("val/")["val/IoU/b"] == pytest.approx(0.5)
+
+
+def test_score_maps_report_a_non_finite_window_or_pass():
+    def model(x: torch.Tensor) -> torch.Tensor:
+        out = x[:, :2].clone()
+        out[1:, :, 0, 0] = float("nan")  # the second image of every window / pass
+        return out
+
+    images = torch.randn(2, 3, 50, 70)
+    for config in (
+        InferenceConfig(),
+        InferenceConfig(mode="slide", crop_size=32, stride=24),
+        InferenceConfig(scales=(0.5, 1.0), flip=True),
+    ):
+        assert segment_scores(model, images, config, out_size=(45, 77)).finite().tolist() == [True, False]

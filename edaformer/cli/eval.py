@@ -26,7 +26,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from ..checkpoints import load_model
-from ..data import CityscapesDataModule
+from ..data import CityscapesDataModule, ImageNetDataModule
 from ..evaluation.cityscapes import CityscapesEvalError, evaluate_label_ids
 from ..lit import WriteCityscapesLabelIds
 from .evaluate import evaluate_setting, save_rows, summary_table
@@ -34,7 +34,9 @@ from .train import apply_tta, build_datamodule, runtime_extras
 from .utils import (
     CONF_DIR,
     UserError,
+    check_accelerator,
     instantiate_callbacks,
+    instantiate_checked,
     instantiate_loggers,
     overridden,
     plain_config,
@@ -48,11 +50,13 @@ from .utils import (
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Load ``cfg.ckpt_path``, test it on the validation split under ``cfg.isr``; returns the result row."""
     ckpt = require_file(cfg.get("ckpt_path"), "ckpt_path")
+    check_accelerator(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
     dm = build_datamodule(cfg)
     requested = cfg.model.model_name if overridden("model") else None  # then checked against the checkpoint
+    task = "classification" if isinstance(dm, ImageNetDataModule) else "segmentation"
     try:
-        net, info = load_model(ckpt, model_name=requested, num_classes=None)
+        net, info = load_model(ckpt, model_name=requested, num_classes=None, task=task)
     except (ValueError, KeyError) as err:
         raise UserError(str(err).splitlines()[0]) from None
     if info.num_classes != dm.num_classes:
@@ -82,7 +86,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if label_ids is not None:
         callbacks.append(WriteCityscapesLabelIds(label_ids))
     loggers = instantiate_loggers(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer: L.Trainer = instantiate_checked(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers)
     if cfg.get("cityscapes_eval") and trainer.world_size > 1:
         raise UserError("cityscapes_eval=true scores on one process: set trainer.devices=1")
     config = plain_config(cfg)

@@ -56,7 +56,7 @@ def visualize(cfg: DictConfig) -> Path:
     try:
         segmenter, info = segmenter_from_config(cfg)
         other = None if compare is None else segmenter.model.resolve_isr(compare)  # "own" too
-        image = load_image(cfg.image)
+        image = load_image(cfg.image, max_pixels=cfg.max_image_pixels)
     except (ValueError, KeyError, ImageInputError) as err:
         raise UserError(str(err).splitlines()[0]) from None
     height, width = image.shape[:2]

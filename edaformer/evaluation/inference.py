@@ -122,6 +122,9 @@ class SlidingWindowScores(ScoreMap):
                 counts[:, :, lo - start : hi - start, x1:x2] += 1
         return total.div_(counts)
 
+    def finite(self) -> torch.Tensor:
+        return torch.stack([scores.finite() for _, scores in self.windows]).all(0)
+
 
 def _zeros(scores: ScoreMap, rows: int, out: torch.Tensor | None) -> torch.Tensor:
     """``out`` zeroed, or a new zero band ``[B, K, rows, W]``: the accumulator of a stitched/averaged band."""
@@ -144,6 +147,9 @@ class AveragedProbabilities(ScoreMap):
             logits = scores.rows(start, stop)
             probs += (logits.flip(-1) if flip else logits).softmax(dim=1)
         return probs.div_(len(self.passes))
+
+    def finite(self) -> torch.Tensor:
+        return torch.stack([scores.finite() for scores, _ in self.passes]).all(0)
 
 
 # ----------------------------------------------------------------------------------------- modes (lazy)

@@ -1,6 +1,6 @@
 """Lightning glue: training/evaluation modules and callbacks around the plain-PyTorch models."""
 
-from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
+from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState, ValidateAtEnd
 from .cityscapes import WriteCityscapesLabelIds
 from .classification import ClassificationModule
 from .global_batch import (
@@ -11,6 +11,7 @@ from .global_batch import (
     plan_global_batch,
 )
 from .mixup import MixupCutmix
+from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
 
 __all__ = [
@@ -20,8 +21,11 @@ __all__ = [
     "GlobalBatchError",
     "LogSegmentationSamples",
     "MixupCutmix",
+    "NonFiniteError",
+    "NonFiniteGuard",
     "RestoreRNGState",
     "SegmentationModule",
+    "ValidateAtEnd",
     "WholeGlobalBatches",
     "WriteCityscapesLabelIds",
     "configure_global_batch",

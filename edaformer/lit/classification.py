@@ -16,6 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, classification_rules, param_groups, scale_lr
 from .mixup import MixupCutmix
+from .nonfinite import require_finite
 from .utils import check_built_at, check_train_isr, plain, train_isr_of
 
 
@@ -133,6 +134,7 @@ class ClassificationModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits = self.net(batch["image"])
+        require_finite(logits, "validation", self.global_step, batch.get("path"))
         self.top1.update(logits, batch["label"])
         self.top5.update(logits, batch["label"])
         stage = "test" if self.trainer.testing else "val"
@@ -150,6 +152,10 @@ class ClassificationModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._finish("val")
+
+    def logged_metric_names(self) -> list[str]:
+        """The metrics this module logs (what ``monitor=`` may name)."""
+        return ["train/loss", "val/loss", "val/top1", "val/top5"]
 
     def on_test_epoch_end(self) -> None:
         self._finish("test")

@@ -118,6 +118,17 @@ class ScoreMap:
         per_row = self.batch * self.channels * self.size[1]
         return max(1, tile_size(self.device, tile_elements) // max(1, per_row))
 
+    def finite(self) -> torch.Tensor:
+        """``bool [B]``: whether each image's scores are all finite (no NaN/inf), checked band by band.
+
+        Maps built from other maps answer from their sources instead (finite weights and softmax keep finite
+        values finite), without computing a band.
+        """
+        ok = torch.ones(self.batch, dtype=torch.bool, device=self.device)
+        for start, stop in self.bands():
+            ok &= torch.isfinite(self.rows(start, stop).flatten(1)).all(1)
+        return ok
+
     def dense(self, tile_elements: int | None = None) -> torch.Tensor:
         """All scores ``[B, K, H, W]``, computed band by band into one tensor."""
         out = torch.empty(self.shape, device=self.device)
@@ -145,6 +156,9 @@ class DenseScores(ScoreMap):
     def dense(self, tile_elements: int | None = None) -> torch.Tensor:
         return self.scores
 
+    def finite(self) -> torch.Tensor:
+        return torch.isfinite(self.scores.flatten(1)).all(1)
+
 
 class ResizedScores(ScoreMap):
     """``source`` resized bilinearly (``align_corners=False``) to ``size``, bit-identical to ``F.interpolate``.
@@ -163,6 +177,10 @@ class ResizedScores(ScoreMap):
         # output rows where the first source row changes: runs share both source rows and one broadcast op
         self._run_starts = [y for y in range(self.size[0]) if y == 0 or first[y] != first[y - 1]]
         self._first_row = first
+
+    def finite(self) -> torch.Tensor:
+        # every output is a weighted sum of source values (stricter when downscaling: unread values count)
+        return self.source.finite()
 
     def bands(self, tile_elements: int | None = None) -> list[tuple[int, int]]:
         height = self.size[0]

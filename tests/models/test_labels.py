@@ -174,3 +174,14 @@ def test_model_predict_memory_at_cityscapes_size_is_far_below_the_logits():
     assert dense >= full_logits
     labels_only = 1024 * 2048 * 8  # the int64 result itself, 16 MiB
     assert peak_allocated_bytes(lambda: model.predict(images)) < labels_only + 12 * 2**20
+
+
+def test_finite_reports_non_finite_sources_per_image():
+    logits = smooth_logits(3, 5, 6, 7)
+    logits[1, 2, 3, 4] = float("nan")
+    logits[2, 0, 0, 0] = float("inf")
+    expected = torch.tensor([True, False, False])
+    scores = resize_scores(resize_scores(logits, (45, 51)), (40, 60))
+    assert torch.equal(scores.finite(), expected)
+    assert torch.equal(BandedOnly(scores).finite(), expected)  # band by band: NaN and inf reach the output
+    assert torch.equal(DenseScores(logits).finite(), expected)
