@@ -62,6 +62,7 @@ def test_temp_files_of_killed_writers_are_removed_at_the_next_start(tmp_path):
     assert not killed.exists()
 
 
+@pytest.mark.slow
 def test_writing_over_a_folder_is_refused(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder"):
         save_model(create_model("edaformer_t", num_classes=3), tmp_path, "edaformer_t")
@@ -83,6 +84,7 @@ def classifier_ckpt(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_a_classifier_given_where_a_segmentor_is_needed_says_so(classifier_ckpt):
     with pytest.raises(CheckpointKindError) as err:
         load_model(classifier_ckpt, task="segmentation")
@@ -94,6 +96,7 @@ def test_a_classifier_given_where_a_segmentor_is_needed_says_so(classifier_ckpt)
     assert info.task == "classification"
 
 
+@pytest.mark.slow
 def test_resume_check_names_the_kind_and_the_misfit(tmp_path, classifier_ckpt):
     seg = create_model("edaformer_t", num_classes=6)
     expected = {f"net.{k}": v for k, v in seg.state_dict().items()}

@@ -26,6 +26,7 @@ def aggressive_net():
     return net
 
 
+@pytest.mark.slow
 def test_ours_records_and_restores_train_isr(aggressive_net, tmp_path):
     save_model(aggressive_net, tmp_path / "ours.pt", "edaformer_t")
     payload = torch.load(tmp_path / "ours.pt", weights_only=True)
@@ -36,6 +37,7 @@ def test_ours_records_and_restores_train_isr(aggressive_net, tmp_path):
     assert model.set_isr("own") == AGGRESSIVE
 
 
+@pytest.mark.slow
 def test_lightning_checkpoint_records_and_restores_train_isr(aggressive_net, tmp_path):
     module = SegmentationModule(
         aggressive_net, None, None, "edaformer_t", 5, isr="own", train_isr="aggressive"
@@ -49,6 +51,7 @@ def test_lightning_checkpoint_records_and_restores_train_isr(aggressive_net, tmp
         assert torch.equal(model.state_dict()[key], value)
 
 
+@pytest.mark.slow
 def test_files_without_the_record_and_official_files_are_standard(tmp_path):
     net = create_model("edaformer_t", num_classes=150)
     torch.save({"state_dict": to_official_state_dict(net)}, tmp_path / "official.pth")
@@ -59,6 +62,7 @@ def test_files_without_the_record_and_official_files_are_standard(tmp_path):
     assert load_model(tmp_path / "old.pt")[0].train_isr == ISR_PRESETS["train"]
 
 
+@pytest.mark.slow
 def test_module_checks_the_network_against_model_train_isr(aggressive_net):
     with pytest.raises(ValueError, match="built at 8,4,2,1-1,2,4"):
         SegmentationModule(create_model("edaformer_t", num_classes=5), None, None, "edaformer_t", 5,

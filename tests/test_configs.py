@@ -221,6 +221,7 @@ def test_logger_configs_instantiate(logger, tmp_path, monkeypatch):
         assert {type(lg).__name__ for lg in loggers} == {"CSVLogger", "WandbLogger"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["edaformer_t", "edaformer_b", "eft_t", "eft_b"])
 def test_model_configs_instantiate(model, tmp_path):
     cfg = compose_cfg("train", [f"model={model}"], tmp_path)
@@ -259,6 +260,7 @@ def number(text: str) -> int:
     return int(text.split()[0].replace(",", ""))
 
 
+@pytest.mark.slow
 def test_reproducing_doc_matches_the_recipes(tmp_path):
     """docs/reproducing.md is what the configs run: crop, batch per GPU, iterations, eval interval, inference, TTA."""
     table = reproducing_table()

@@ -492,6 +492,7 @@ def test_huge_images_are_named_skipped_and_the_limit_can_be_raised(tiny_seg, tmp
 
 
 # ------------------------------------------------------------------------------------------ 9. leftovers
+@pytest.mark.slow
 def test_convert_into_a_folder_writes_inside_it_and_leaves_nothing_beside(tmp_path, capsys):
     """Before: ``output=DIR/`` left a 20 MB ``DIR.tmp`` beside the folder."""
     official = tmp_path / "edaformer_t_ade20k.pth"

@@ -100,6 +100,7 @@ def test_segmentation_eval_isr_is_temporary_and_metrics_are_logged():
     assert hp["inference"]["mode"] == "slide"
 
 
+@pytest.mark.slow
 def test_num_classes_mismatch_is_an_error():
     with pytest.raises(ValueError, match="predicts 2 classes"):
         SegmentationModule(create_model("edaformer_t", num_classes=2), ADAMW, None, "edaformer_t", 5)

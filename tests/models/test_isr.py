@@ -87,6 +87,7 @@ def segmentor():
     return create_model("edaformer_t", num_classes=3).eval()
 
 
+@pytest.mark.slow
 def test_isr_applied_restores_even_after_an_exception(segmentor):
     with pytest.raises(RuntimeError, match="boom"), isr_applied(segmentor, "aggressive") as setting:
         assert setting == segmentor.isr == ISR_PRESETS["aggressive"]
@@ -112,6 +113,7 @@ def test_isr_applied_with_a_bad_setting_changes_nothing(segmentor):
     assert segmentor.isr == ISR_PRESETS["train"]
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_isr_applied_gives_the_outputs_of_set_isr(segmentor):
     x = torch.randn(1, 3, 64, 64)
@@ -126,6 +128,7 @@ def test_isr_applied_gives_the_outputs_of_set_isr(segmentor):
         segmentor.set_isr("train")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model",
     [lambda: create_model("eft_t", num_classes=5), lambda: eft_encoder("t")],
@@ -147,6 +150,7 @@ def test_models_without_decoder_take_the_encoder_part_of_a_full_setting(model, s
         net.set_isr(decoder=(2, 4, 8))  # an explicit decoder= keyword is still an error
 
 
+@pytest.mark.slow
 def test_classifier_factory_takes_a_full_setting():
     assert create_model("eft_t", num_classes=2, isr="aggressive").isr == ISRSetting((16, 8, 4, 2), None)
 
@@ -172,6 +176,7 @@ def _attention_ratios(net) -> tuple[list[int], list[int]]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["aggressive", "16,8,4,2-2,4,8", [[16, 8, 4, 2], [2, 4, 8]], AGGRESSIVE])
 def test_train_isr_builds_every_efa_layer_at_those_ratios(form):
     net = create_model("edaformer_t", num_classes=3, train_isr=form)
@@ -187,6 +192,7 @@ def test_train_isr_builds_every_efa_layer_at_those_ratios(form):
     }
 
 
+@pytest.mark.slow
 def test_train_isr_of_models_without_decoder_and_encoder_only_forms():
     assert create_model("eft_t", num_classes=2, train_isr="aggressive").train_isr == ISRSetting(
         (16, 8, 4, 2), None
@@ -196,6 +202,7 @@ def test_train_isr_of_models_without_decoder_and_encoder_only_forms():
     assert create_model("edaformer_t", train_isr="16,8,4,2").train_isr == ISRSetting((16, 8, 4, 2), (1, 2, 4))
 
 
+@pytest.mark.slow
 def test_train_isr_with_an_inference_setting_and_the_way_back():
     net = create_model("edaformer_t", num_classes=3, train_isr="aggressive", isr="paper")
     assert net.isr == PAPER and net.train_isr == AGGRESSIVE
@@ -216,6 +223,7 @@ def test_train_isr_with_an_inference_setting_and_the_way_back():
     assert classifier.set_isr({"encoder": "own", "decoder": "own"}) == ISRSetting((16, 8, 4, 2), None)
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_own_ratios_are_the_ones_the_forward_pass_uses():
     x = torch.randn(1, 3, 64, 64)
