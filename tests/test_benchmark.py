@@ -200,6 +200,7 @@ def test_segformer_baseline_in_the_same_run(tmp_path, capsys):
     assert rows[1].startswith("| edaformer_t (train) |") and rows[1].endswith("× |")
 
 
+@pytest.mark.slow
 def test_labels_output_times_predict_and_the_baselines_argmax():
     pytest.importorskip("transformers")
     images = torch.randn(1, 3, 64, 96)

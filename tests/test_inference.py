@@ -135,6 +135,7 @@ def reference_scores(model, images, num_classes, config, out_size):
     return probs / passes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("classes", "config"),
     [

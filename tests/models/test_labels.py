@@ -65,6 +65,7 @@ def test_band_wise_resize_equals_interpolate(h, w, size):
     torch.testing.assert_close(twice.dense(), interpolate(expected, twice.size), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("classes", "h", "w", "size"),
     [
@@ -120,6 +121,7 @@ def test_first_argmax_matches_argmax():
     assert torch.equal(first_argmax(x, 0), x.argmax(0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("classes", "size"), [(150, (37, 91)), (150, (129, 67)), (171, (75, 43))])
 def test_model_predict_is_argmax_of_forward(classes, size):
     torch.manual_seed(0)
@@ -143,6 +145,7 @@ def peak_allocated_bytes(fn) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_cityscapes_prediction_memory_is_far_below_the_logits():
     logits = smooth_logits(1, 19, 128, 256)  # EDAFormer's 1/8 logits of a 1024×2048 image
     full_logits = 19 * 1024 * 2048 * 4  # 152 MiB
