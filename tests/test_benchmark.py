@@ -150,7 +150,7 @@ def test_cli_train_mode_uses_recipe_defaults(tmp_path, capsys):
         ("sizes=[[16,16]]", "sizes=[16,16]: sides must be >= 32"),
         ("sizes=[64,64]", "sizes=[64,64]: expected a list of [H,W]"),
         ("isr_settings=[fast]", "isr_settings: "),
-        ("precisions=[fp8]", "precisions=fp8: expected one of fp32, bf16, fp16"),
+        ("precisions=[fp8]", "precisions=fp8: expected one of fp32, bf16"),
         ("isr=paper", "isr=...: this command has no 'isr' argument"),
     ],
 )
