@@ -110,6 +110,7 @@ def save_outputs(
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Segment every input; returns the summary written to ``predictions.json``."""
+    acceleration_options(cfg)  # a bad compile=/precision= is reported before any file is read
     unknown = sorted(set(cfg.save) - set(OUTPUT_KINDS))
     if unknown:
         raise UserError(f"save: unknown output {unknown}; valid: {', '.join(OUTPUT_KINDS)}")
