@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from ..complexity import count_flops, count_params
@@ -36,8 +38,9 @@ def evaluate_setting(
     module.val_isr = applied
     results = trainer.test(module, dataloaders=dataloader, ckpt_path=ckpt_path, verbose=False)
     net = unwrap(module.net)  # the network itself, also when it runs compiled or in bfloat16
-    with isr_applied(net, applied):
-        gflops = count_flops(net, (3, int(flops_size[0]), int(flops_size[1])))
+    counted = net if next(net.parameters()).dtype == torch.float32 else copy.deepcopy(net).float()
+    with isr_applied(counted, applied):
+        gflops = count_flops(counted, (3, int(flops_size[0]), int(flops_size[1])))
     row: dict[str, Any] = {
         "setting": applied.preset or str(applied),
         "isr": str(applied),
