@@ -10,7 +10,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval test test-fast lint format complexity clean
+.PHONY: help install train eval test test-fast gpu-check lint format complexity clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: $(STAMP) ## run the whole test suite
 
 test-fast: $(STAMP) ## run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+gpu-check: $(STAMP) ## on a CUDA machine: pytest -m cuda + GPU benchmark tables -> docs/benchmarks_gpu.md (< 8 min)
+	$(BIN)/python scripts/gpu_check.py $(ARGS)
 
 lint: $(STAMP) ## ruff lint + format check
 	$(BIN)/ruff check .

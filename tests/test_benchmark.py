@@ -58,8 +58,14 @@ def test_model_spec_parsing():
     assert ModelSpec.parse("edaformer_t:unfused", "paper") == ModelSpec("edaformer_t", "paper", unfused=True)
     assert ModelSpec.parse("edaformer_t:unfused", "paper").label == "edaformer_t unfused (paper)"
     assert ModelSpec.parse("segformer-b2", "paper") == ModelSpec("segformer-b2")  # baselines take no ISR
-    with pytest.raises(ValueError, match="unfused"):
+    fast = ModelSpec.parse("edaformer_t:bf16+compile", "paper")
+    assert fast == ModelSpec("edaformer_t", "paper", compile=True, bf16=True)
+    assert fast.label == "edaformer_t compile+bf16 (paper)"
+    assert ModelSpec.parse("segformer-b0:compile").label == "segformer-b0 compile"
+    with pytest.raises(ValueError, match="flags: unfused, compile, bf16"):
         ModelSpec.parse("edaformer_t:fast")
+    with pytest.raises(ValueError, match="EDAFormer models only"):
+        ModelSpec.parse("segformer-b0:unfused")
     with pytest.raises(ValueError, match="valid names"):
         ModelSpec.parse("edaformer_x").build(10)
 
@@ -125,18 +131,18 @@ def test_train_call_updates_weights():
 
 @pytest.mark.slow
 def test_cli_interleaved_run_writes_table_and_json(tmp_path, capsys):
-    args = ["models=[edaformer_t,edaformer_t:unfused]", "isr_settings=[train,paper]", "sizes=[[64,96]]"]
+    args = ["models=[edaformer_t,edaformer_t:unfused+bf16]", "isr_settings=[train,paper]", "sizes=[[64,96]]"]
     args += ["repeats=2", "warmup=1", f"threads={torch.get_num_threads()}", f"hydra.run.dir={tmp_path}"]
     assert run_main(benchmark_main, *args) == 0
     table = capsys.readouterr().out
-    for label in ("edaformer_t (train)", "edaformer_t (paper)", "edaformer_t unfused (paper)"):
+    for label in ("edaformer_t (train)", "edaformer_t (paper)", "edaformer_t unfused+bf16 (paper)"):
         assert f"| {label} | channels_last | 64×96 | 1 | fp32 |" in table
     payload = json.loads((tmp_path / "benchmark.json").read_text())
     assert len(payload["results"]) == 4
     assert all(len(r["times"]) == 2 and r["memory"]["peak"] > 0 for r in payload["results"])
     gflops = {r["label"]: r["gflops"] for r in payload["results"]}
     assert gflops["edaformer_t (paper)"] < gflops["edaformer_t (train)"]
-    assert payload["header"].startswith("`edaformer-benchmark models=[edaformer_t,edaformer_t:unfused]")
+    assert payload["header"].startswith("`edaformer-benchmark models=[edaformer_t,edaformer_t:unfused+bf16]")
     assert (tmp_path / "benchmark.md").read_text().count("| edaformer_t") == 4
 
 
@@ -155,7 +161,7 @@ def test_cli_train_mode_uses_recipe_defaults(tmp_path, capsys):
         ("sizes=[[16,16]]", "sizes=[16,16]: sides must be >= 32"),
         ("sizes=[64,64]", "sizes=[64,64]: expected a list of [H,W]"),
         ("isr_settings=[fast]", "isr_settings: "),
-        ("precisions=[fp8]", "precisions=fp8: expected one of fp32, bf16, fp16"),
+        ("precisions=[fp8]", "precisions=fp8: expected one of fp32, bf16"),
         ("isr=paper", "isr=...: this command has no 'isr' argument"),
     ],
 )

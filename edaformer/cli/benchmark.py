@@ -16,11 +16,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from ..evaluation.acceleration import PRECISIONS
 from ..models import parse_isr
 from ..tools.benchmark import (
     DATASET_CLASSES,
     TRAIN_RECIPES,
     BenchmarkConfig,
+    ModelSpec,
     Result,
     cache_large_allocations,
     markdown_table,
@@ -33,6 +35,7 @@ from .utils import (
     as_choice,
     as_count,
     as_device,
+    as_flag,
     as_list,
     as_size,
     report_user_errors,
@@ -63,8 +66,13 @@ def benchmark_config(cfg: DictConfig) -> BenchmarkConfig:
             parse_isr(value)
         except ValueError as err:
             raise UserError(f"isr_settings: {err}") from None
+    for name in [*models, *compare]:
+        try:
+            ModelSpec.parse(name)
+        except ValueError as err:
+            raise UserError(f"models: {err}") from None
     for value in as_list(cfg.precisions):
-        as_choice(value, ("fp32", "bf16", "fp16"), "precisions")
+        as_choice(value, PRECISIONS, "precisions")
     for value in as_list(cfg.memory_formats):
         as_choice(value, ("contiguous", "channels_last"), "memory_formats")
     return BenchmarkConfig(
@@ -75,7 +83,7 @@ def benchmark_config(cfg: DictConfig) -> BenchmarkConfig:
         batches=[as_count(b, "batch_sizes") for b in as_list(batch_sizes)],
         precisions=as_list(cfg.precisions),
         memory_formats=as_list(cfg.memory_formats),
-        compile=bool(cfg.compile),
+        compile=as_flag(cfg.compile, "compile"),
         train=bool(cfg.train),
         num_classes=DATASET_CLASSES[dataset]
         if cfg.num_classes is None

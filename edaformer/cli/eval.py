@@ -27,6 +27,7 @@ from omegaconf import DictConfig, open_dict
 
 from ..checkpoints import load_model
 from ..data import CityscapesDataModule, ImageNetDataModule
+from ..evaluation.acceleration import accelerate
 from ..evaluation.cityscapes import CityscapesEvalError, evaluate_label_ids
 from ..lit import WriteCityscapesLabelIds
 from .evaluate import evaluate_setting, save_rows, summary_table
@@ -34,6 +35,7 @@ from .train import apply_tta, build_datamodule, runtime_extras
 from .utils import (
     CONF_DIR,
     UserError,
+    acceleration_options,
     check_accelerator,
     instantiate_callbacks,
     instantiate_checked,
@@ -78,7 +80,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             if key in present:
                 cfg.model[key] = None
     apply_tta(cfg)
-    kwargs: dict[str, Any] = {"net": net, "optimizer": None, "scheduler": None}
+    runtime = acceleration_options(cfg)
+    kwargs: dict[str, Any] = {"net": accelerate(net, **runtime), "optimizer": None, "scheduler": None}
     kwargs["class_names"] = list(getattr(dm, "class_names", []) or []) or None
     module = instantiate(cfg.model, **kwargs)
     callbacks = instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm))
@@ -95,6 +98,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     dm.setup("validate")
     row = evaluate_setting(trainer, module, dm.val_dataloader(), cfg.isr, cfg.flops_size)
     row.update(ckpt=ckpt, checkpoint_kind=info.kind, model=info.model_name, data=cfg.data._target_)
+    row.update(runtime)
     if label_ids is not None:
         row["cityscapes_format"] = str(label_ids)
         if cfg.get("cityscapes_eval"):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from ..complexity import count_flops, count_params
+from ..evaluation.acceleration import unwrap
 from ..lit import SegmentationModule
 from ..models import ISRLike, isr_applied
 from .utils import write_csv, write_json
@@ -34,13 +37,15 @@ def evaluate_setting(
     applied = module.net.resolve_isr(setting)
     module.val_isr = applied
     results = trainer.test(module, dataloaders=dataloader, ckpt_path=ckpt_path, verbose=False)
-    with isr_applied(module.net, applied):
-        gflops = count_flops(module.net, (3, int(flops_size[0]), int(flops_size[1])))
+    net = unwrap(module.net)  # the network itself, also when it runs compiled or in bfloat16
+    counted = net if next(net.parameters()).dtype == torch.float32 else copy.deepcopy(net).float()
+    with isr_applied(counted, applied):
+        gflops = count_flops(counted, (3, int(flops_size[0]), int(flops_size[1])))
     row: dict[str, Any] = {
         "setting": applied.preset or str(applied),
         "isr": str(applied),
-        "train_isr": str(module.net.train_isr),
-        "params": count_params(module.net),
+        "train_isr": str(net.train_isr),
+        "params": count_params(net),
         "gflops": round(gflops, 4),
         "flops_size": f"{int(flops_size[0])}x{int(flops_size[1])}",
         "model": module.hparams.model_name,

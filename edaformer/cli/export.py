@@ -12,10 +12,12 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from ..tools.export import FORMAT_SUFFIX, export_model, max_abs_diff, min_input_side
+from ..evaluation.acceleration import accelerate
+from ..tools.export import FORMAT_PRECISIONS, FORMAT_SUFFIX, export_model, max_abs_diff, min_input_side
 from .utils import (
     CONF_DIR,
     UserError,
+    acceleration_options,
     as_choice,
     as_count,
     as_list,
@@ -48,6 +50,22 @@ def load(cfg: DictConfig) -> tuple[torch.nn.Module, str]:
     return instantiate(cfg.model.net), cfg.model.model_name
 
 
+def check_runtime(formats: list[str], compile: bool, precision: str) -> None:
+    """A one-line error for an option no requested format takes (:data:`FORMAT_PRECISIONS`)."""
+    if compile:
+        raise UserError(
+            "compile=true: no export format takes it (the runtime that loads a file optimises it, e.g. "
+            "torch.compile(torch.export.load(F).module())); compile is an option of eval, predict and benchmark"
+        )
+    refused = [fmt for fmt in formats if precision not in FORMAT_PRECISIONS[fmt]]
+    if refused:
+        takes = [fmt for fmt, p in FORMAT_PRECISIONS.items() if precision in p]
+        raise UserError(
+            f"precision={precision}: format {', '.join(refused)} is float32 only; {precision} exports: "
+            f"{', '.join(takes)}"
+        )
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="export", version_base="1.3")
 @report_user_errors
 def _main(cfg: DictConfig) -> None:
@@ -57,22 +75,26 @@ def _main(cfg: DictConfig) -> None:
     if cfg.output is not None and len(formats) > 1:
         raise UserError("output= names one file; use output_dir= to export several formats")
     exporter = as_choice(cfg.exporter, ("dynamo", "torchscript"), "exporter")
+    runtime = acceleration_options(cfg)
+    check_runtime(formats, **runtime)
     static = None if cfg.size is None else as_size(cfg.size, minimum=32)
     model, name = load(cfg)
     if getattr(model, "decode_head", None) is None:
         raise UserError(f"{name}: export takes a segmentor (edaformer_t, edaformer_b)")
-    if cfg.isr is not None:
+    if cfg.get("isr") is not None:  # the group defaults to null: no key
         try:
             model.set_isr(isr_setting(cfg.isr, model))
         except ValueError as err:
             raise UserError(f"isr: {err}") from None
-    model.eval()
+    model = accelerate(model.eval(), precision=runtime["precision"])  # bf16: bfloat16 weights, float32 in/out
     side = min_input_side(model)
+    tag = "" if runtime["precision"] == "fp32" else f"_{runtime['precision']}"
     for fmt in formats:
         if cfg.output is not None:
             path = Path(cfg.output)
         else:
-            path = Path(cfg.output_dir) / f"{name}_{str(model.isr).replace(',', '_')}{FORMAT_SUFFIX[fmt]}"
+            stem = f"{name}_{str(model.isr).replace(',', '_')}{tag}"
+            path = Path(cfg.output_dir) / f"{stem}{FORMAT_SUFFIX[fmt]}"
         kwargs: dict = {"example_size": static}
         if fmt == "onnx":
             kwargs.update(dynamic=static is None, opset=as_count(cfg.opset, "opset"), exporter=exporter)
@@ -84,7 +106,7 @@ def _main(cfg: DictConfig) -> None:
             raise UserError(str(err)) from None
         # a torch.export program checks its input range; ONNX and TorchScript graphs take any side >= ``side``
         lo = min_input_side(model, symbolic=True) if fmt == "exported_program" else side
-        line = f"{fmt}: {path} (ISR {model.isr}; "
+        line = f"{fmt}: {path} (ISR {model.isr}; {runtime['precision']}; "
         line += f"input {static[0]}x{static[1]})" if static else f"dynamic batch/height/width, sides >= {lo})"
         if cfg.verify:
             sizes = [static] if static else [(lo, lo + 35), (max(lo, 128) + 16, max(lo, 200))]

@@ -29,9 +29,19 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..evaluation import ImageInputError, Segmenter, find_images, load_image
+from ..evaluation.acceleration import describe
 from ..viz import add_legend, colorize, legend_entries, overlay, present_classes
 from .segmenter_config import segmenter_from_config
-from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main, shown, write_json
+from .utils import (
+    CONF_DIR,
+    UserError,
+    acceleration_options,
+    report_user_errors,
+    require_file,
+    run_hydra_main,
+    shown,
+    write_json,
+)
 
 log = logging.getLogger("edaformer.predict")
 OUTPUT_KINDS = ("label", "color", "overlay")
@@ -54,7 +64,7 @@ def build_segmenter(cfg: DictConfig) -> Segmenter:
     except (ValueError, KeyError) as err:
         raise UserError(str(err).splitlines()[0]) from None
     log.info(
-        "%s (%s checkpoint, %d classes%s), ISR %s, %s inference, test scale %s, device %s",
+        "%s (%s checkpoint, %d classes%s), ISR %s, %s inference, test scale %s, device %s, %s",
         info.model_name,
         info.kind,
         info.num_classes,
@@ -63,6 +73,7 @@ def build_segmenter(cfg: DictConfig) -> Segmenter:
         segmenter.inference.mode,
         segmenter.test_scale,
         segmenter.device,
+        describe(**acceleration_options(cfg)),
     )
     return segmenter
 
@@ -124,6 +135,7 @@ def save_outputs(
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Segment every input; returns the summary written to ``predictions.json``."""
+    acceleration_options(cfg)  # a bad compile=/precision= is reported before any file is read
     unknown = sorted(set(cfg.save) - set(OUTPUT_KINDS))
     if unknown:
         raise UserError(f"save: unknown output {unknown}; valid: {', '.join(OUTPUT_KINDS)}")
@@ -181,6 +193,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     summary = {
         "ckpt_path": str(cfg.ckpt_path),
         "isr": str(segmenter.model.isr),
+        **acceleration_options(cfg),
         "classes": segmenter.classes.names,
         "palette": [list(c) for c in segmenter.classes.palette],
         "images": records,

@@ -9,6 +9,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from ..evaluation.acceleration import PRECISIONS, accelerate
 from ..tools.benchmark import inference_call, prepare
 from ..tools.profile import profile_calls
 from .utils import (
@@ -31,7 +32,7 @@ def _main(cfg: DictConfig) -> None:
     batch = as_count(cfg.batch_size, "batch_size")
     runs = as_count(cfg.runs, "runs")
     memory_format = as_choice(cfg.memory_format, ("contiguous", "channels_last"), "memory_format")
-    precision = as_choice(cfg.precision, ("fp32", "bf16", "fp16"), "precision")
+    precision = as_choice(cfg.precision, PRECISIONS, "precision")
     device = torch.device(as_device(cfg.device))
     if cfg.threads is not None:
         torch.set_num_threads(as_count(cfg.threads, "threads"))
@@ -46,12 +47,13 @@ def _main(cfg: DictConfig) -> None:
     x = torch.randn(batch, 3, *size, device=device)
     if memory_format == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
-    try:
-        report = profile_calls(
-            inference_call(model, x, precision), device, runs=runs, rows=cfg.rows, by_shape=cfg.by_shape
-        )
-    except ValueError as err:  # e.g. fp16 autocast on the CPU
-        raise UserError(str(err)) from None
+    report = profile_calls(
+        inference_call(accelerate(model, precision=precision), x),
+        device,
+        runs=runs,
+        rows=cfg.rows,
+        by_shape=cfg.by_shape,
+    )
     print(
         f"{cfg.model.model_name} (ISR {model.isr}) {size[0]}x{size[1]} batch {batch} {memory_format} {precision}, "
         f"{device}, {torch.get_num_threads()} threads; times summed over {runs} runs"

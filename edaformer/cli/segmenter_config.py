@@ -7,7 +7,7 @@ from typing import Any
 
 from ..checkpoints import CheckpointInfo
 from ..evaluation.segmenter import DATASET_INFERENCE, Segmenter
-from .utils import as_device, instantiate_checked
+from .utils import acceleration_options, as_device, instantiate_checked
 
 
 def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
@@ -15,7 +15,8 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
 
     Reads ``ckpt_path``, ``isr`` (``{encoder, decoder}`` or null), ``data`` (a DataModule config or null: its
     ``class_names``, ``palette`` and ``test_scale`` win), ``data_choice`` (its option name), ``dataset``,
-    ``test_scale``, ``mode``, ``crop_size``, ``stride``, ``scales``, ``flip`` and ``device``.
+    ``test_scale``, ``mode``, ``crop_size``, ``stride``, ``scales``, ``flip``, ``device``, ``compile`` and
+    ``precision`` (checked: a bad value is a :class:`~edaformer.cli.utils.UserError`).
     """
     dataset, names, palette, test_scale = (
         cfg.get("dataset", "auto"),
@@ -43,4 +44,5 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
         stride=tuple(cfg.get("stride", (768, 768))),
         scales=tuple(cfg.get("scales", (1.0,))),
         flip=bool(cfg.get("flip", False)),
+        **acceleration_options(cfg),
     )

@@ -387,6 +387,24 @@ def check_accelerator(trainer: DictConfig) -> None:
         )
 
 
+def as_flag(value: Any, key: str) -> bool:
+    """``true`` / ``false`` from the config (YAML booleans only); else a UserError."""
+    if not isinstance(value, bool):
+        raise UserError(f"{key}={shown(value)}: expected true or false")
+    return value
+
+
+def acceleration_options(cfg: Any) -> dict[str, Any]:
+    """``compile`` (true/false) and ``precision`` (fp32/bf16) of a command's config, checked, as keyword arguments
+    of :func:`~edaformer.evaluation.acceleration.accelerate`; absent keys give float32 eager."""
+    from ..evaluation.acceleration import PRECISIONS
+
+    return {
+        "compile": as_flag(cfg.get("compile", False), "compile"),
+        "precision": as_choice(cfg.get("precision", "fp32"), PRECISIONS, "precision"),
+    }
+
+
 def shown(value: Any) -> str:
     """A config value as the user would type it (``[512,512]``), for error messages."""
     if isinstance(value, DictConfig | ListConfig):

@@ -21,6 +21,7 @@ from ..data.classes import default_palette, load_classes
 from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
 from ..data.transforms import AlignedResize
 from ..models import ISRLike
+from .acceleration import accelerate
 from .images import normalize
 from .inference import InferenceConfig, segment, segment_labels
 
@@ -168,10 +169,13 @@ class Segmenter:
         stride: Sequence[int] = (768, 768),
         scales: Sequence[float] = (1.0,),
         flip: bool = False,
+        compile: bool = False,
+        precision: str = "fp32",
     ) -> Segmenter:
         """Wrap ``model``; ``"auto"`` test scale / mode take the test recipe of ``classes.dataset`` (ADE20K's
         keep-ratio bound (2048, 512) and whole-image inference for unknown data; Cityscapes: (2048, 1024) and
-        1024² sliding windows with stride 768)."""
+        1024² sliding windows with stride 768). ``compile`` / ``precision`` (``fp32`` | ``bf16``) run the model
+        through :func:`~edaformer.evaluation.acceleration.accelerate` (bf16 converts its weights in place)."""
         default_scale, default_inference = DATASET_INFERENCE.get(
             classes.dataset or "", DATASET_INFERENCE["ade20k"]
         )
@@ -189,7 +193,7 @@ class Segmenter:
                 default_inference.stride,
             )
         inference = InferenceConfig(mode, tuple(crop_size), tuple(stride), tuple(scales), bool(flip))
-        model = model.to(pick_device(device)).eval()
+        model = accelerate(model.to(pick_device(device)).eval(), compile=compile, precision=precision)
         return cls(model, classes, scale, inference)
 
     @property

@@ -255,6 +255,16 @@ def argmax_labels(scores: ScoreMap, tile_elements: int | None = None) -> torch.T
     return labels
 
 
+def labels_from_low_res(
+    low_res: torch.Tensor, size: Sequence[int], out_size: Sequence[int] | None = None
+) -> torch.Tensor:
+    """Labels ``int64 [B, H, W]`` of 1/8-resolution logits ``low_res [B, K, h, w]``: the argmax of the logits
+    bilinearly upsampled to ``size`` (the input's ``[H, W]``), or resized on to ``out_size``, without allocating
+    the ``K × H × W`` tensor."""
+    scores = resize_scores(low_res, size)
+    return argmax_labels(scores if out_size is None else resize_scores(scores, out_size))
+
+
 @dataclass(frozen=True)
 class _Groups:
     """Output positions of one axis grouped by source taps: runs of equal taps, split into at most ``length``.

@@ -10,7 +10,7 @@ from torch import nn
 from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
 from .isr import EFALevel, ISRLike, ISRMixin, training_setting
-from .labels import argmax_labels, resize_scores
+from .labels import labels_from_low_res
 from .layers import resize
 
 
@@ -51,8 +51,7 @@ class EDAFormer(ISRMixin, nn.Module):
         Runs in the module's current mode: call ``model.eval()`` first for inference.
         """
         _check_images(images)
-        scores = resize_scores(self.forward_low_res(images), images.shape[-2:])
-        return argmax_labels(scores if out_size is None else resize_scores(scores, out_size))
+        return labels_from_low_res(self.forward_low_res(images), images.shape[-2:], out_size)
 
 
 def _check_images(images: torch.Tensor) -> None:

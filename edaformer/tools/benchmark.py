@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..evaluation.acceleration import Precision, accelerate
 from ..models import (
     EmbeddingFreeAttention,
     ISRLike,
@@ -45,7 +46,6 @@ from ..models import (
     parse_isr,
 )
 
-Precision = Literal["fp32", "bf16", "fp16"]
 MemoryFormat = Literal["contiguous", "channels_last"]
 OutputRes = Literal["full", "low", "labels"]
 
@@ -136,16 +136,24 @@ def use_unfused_attention(model: nn.Module) -> nn.Module:
     return model
 
 
+MODEL_FLAGS = ("unfused", "compile", "bf16")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One benchmarked model: ``name[:unfused]`` plus, for ours, an ISR setting.
+    """One benchmarked model: ``name[:flag+flag...]`` plus, for ours, an ISR setting.
 
-    ``label`` is what the tables print, e.g. ``edaformer_t (paper)`` or ``segformer-b0``.
+    Flags: ``unfused`` (ours only: explicit attention product), ``compile`` and ``bf16`` (this model runs
+    through :func:`~edaformer.evaluation.acceleration.accelerate` with them, on top of the run's ``compile`` /
+    ``precisions``): ``edaformer_t:compile+bf16`` is timed in the same interleaved group as a float32 eager
+    ``segformer-b0``. ``label`` is what the tables print, e.g. ``edaformer_t compile+bf16 (paper)``.
     """
 
     name: str
     isr: str | None = None
     unfused: bool = False
+    compile: bool = False
+    bf16: bool = False
 
     @property
     def is_baseline(self) -> bool:
@@ -153,20 +161,28 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        text = self.name + (" unfused" if self.unfused else "")
+        flags = [f for f in MODEL_FLAGS if getattr(self, f)]
+        text = self.name + (" " + "+".join(flags) if flags else "")
         return f"{text} ({self.isr})" if self.isr is not None else text
 
     @classmethod
     def parse(cls, text: str, isr: str | None = None) -> ModelSpec:
-        """``edaformer_t``, ``edaformer_t:unfused`` or ``segformer-b0`` (baselines take no ISR)."""
-        name, _, flag = text.strip().partition(":")
-        if flag not in ("", "unfused"):
-            raise ValueError(f"unknown model flag {flag!r} in {text!r}; the only flag is ':unfused'")
+        """``edaformer_t``, ``edaformer_t:unfused``, ``edaformer_t:compile+bf16``, ``segformer-b0:compile`` …
+        (baselines take no ISR and no ``unfused``)."""
+        name, _, tail = text.strip().partition(":")
+        flags = [f for f in tail.split("+") if f] if tail else []
+        unknown = [f for f in flags if f not in MODEL_FLAGS]
+        if unknown or (tail and not flags):
+            raise ValueError(
+                f"unknown model flag {(unknown or [tail])[0]!r} in {text!r}; flags: {', '.join(MODEL_FLAGS)} "
+                "(joined by '+', e.g. edaformer_t:compile+bf16)"
+            )
+        chosen = {f: f in flags for f in MODEL_FLAGS}
         if name in SEGFORMER_VARIANTS:
-            if flag:
+            if chosen["unfused"]:
                 raise ValueError(f"{text!r}: ':unfused' applies to EDAFormer models only")
-            return cls(name)
-        return cls(name, isr, unfused=bool(flag))
+            return cls(name, **chosen)
+        return cls(name, isr, **chosen)
 
     def build(self, num_classes: int, output: OutputRes = "full") -> nn.Module:
         """The model in eval mode on the CPU, in float32."""
@@ -186,13 +202,11 @@ def synchronize(device: torch.device) -> None:
 
 
 def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
-    """Autocast for ``bf16`` / ``fp16`` (CUDA only); a no-op for ``fp32``."""
+    """Mixed-precision training (``bf16``: autocast, float32 master weights, as Lightning's ``bf16-mixed``); a
+    no-op for ``fp32``. Inference runs bfloat16 weights instead (:func:`~edaformer.evaluation.acceleration.accelerate`)."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 autocast is for CUDA; use bf16 on the CPU")
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype)
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def cache_large_allocations(limit_bytes: int = 1 << 30) -> bool:
@@ -363,13 +377,12 @@ def prepare(model: nn.Module, device: torch.device, memory_format: MemoryFormat)
     return model
 
 
-def inference_call(
-    model: nn.Module, images: torch.Tensor, precision: Precision = "fp32"
-) -> Callable[[], torch.Tensor]:
-    """A no-argument callable running ``model(images)`` under ``inference_mode`` and autocast."""
+def inference_call(model: nn.Module, images: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """A no-argument callable running ``model(images)`` under ``inference_mode`` (compile / bf16: build ``model``
+    with :func:`~edaformer.evaluation.acceleration.accelerate`)."""
 
     def call() -> torch.Tensor:
-        with torch.inference_mode(), autocast(images.device, precision):
+        with torch.inference_mode():
             return model(images)
 
     return call
@@ -385,7 +398,7 @@ def train_call(
     """A no-argument callable doing one training step: forward → cross-entropy (ignore 255) → backward → AdamW.
 
     Logits are compared at the label size (upsampled bilinearly when the model predicts at a lower
-    resolution), as in the recipe. Returns the loss.
+    resolution), as in the recipe. ``bf16`` is mixed precision (autocast). Returns the loss.
     """
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.01)
@@ -498,7 +511,9 @@ class BenchmarkConfig:
     """One interleaved run: every model × ISR × size × batch × precision × layout, timed together.
 
     ``isr`` applies to EDAFormer models (baselines appear once per setting group); in ``train`` mode ISR is
-    ignored (training uses the training ratios by definition).
+    ignored (training uses the training ratios by definition). ``precisions`` and ``compile`` apply to every
+    model (inference: :func:`~edaformer.evaluation.acceleration.accelerate`; training: ``bf16`` is autocast
+    mixed precision); a model's own flags (``edaformer_t:compile+bf16``) add to them.
     """
 
     models: Sequence[str] = ("edaformer_t",)
@@ -570,13 +585,12 @@ def run_benchmark(config: BenchmarkConfig, log: Callable[[str], None] = print) -
                     for spec in specs:
                         torch.manual_seed(config.seed)
                         model = prepare(spec.build(config.num_classes, config.output), device, memory_format)
-                        if config.compile:
-                            model = torch.compile(model)
-                        call = (
-                            train_call(model, x, labels, precision)
-                            if config.train
-                            else inference_call(model, x, precision)
-                        )
+                        compiled = config.compile or spec.compile
+                        run_precision = "bf16" if spec.bf16 else precision
+                        if config.train:
+                            call = train_call(accelerate(model, compiled), x, labels, run_precision)
+                        else:
+                            call = inference_call(accelerate(model, compiled, run_precision), x)
                         calls[spec.label] = call
                         group[spec.label] = Result(
                             spec.label,

@@ -4,7 +4,9 @@ The ISR setting is **baked in** at export time: the pooling ratios become fixed 
 exported graph is therefore valid for inputs whose every pooled map is at least one window wide — at least
 :func:`min_input_side` pixels per side (32 for the training ratios, 64 for ``paper``); the eager model handles
 smaller inputs by shrinking the window, which a fixed-kernel graph cannot. Inputs are normalised images
-``[B, 3, H, W]`` (float32) and outputs logits ``[B, K, H, W]``, as for :class:`~edaformer.models.EDAFormer`.
+``[B, 3, H, W]`` (float32) and outputs logits ``[B, K, H, W]`` (float32), as for
+:class:`~edaformer.models.EDAFormer`; TorchScript and ``torch.export`` files may hold bfloat16 weights
+(:data:`FORMAT_PRECISIONS`: export an :func:`~edaformer.evaluation.acceleration.accelerate`'d model).
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ FORMAT_SUFFIX: dict[str, str] = {
     "exported_program": ".pt2",
 }
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
+# The precisions (``edaformer.evaluation.acceleration``) each format stores. A bfloat16 export holds bfloat16
+# weights and still takes float32 images and returns float32 logits; onnxruntime's CPU provider lacks bfloat16
+# kernels for most of the graph's operators, so ONNX files are float32. No format takes ``compile``: an exported
+# file is optimised by the runtime that loads it (``torch.compile(torch.export.load(f).module())``,
+# onnxruntime's graph optimisations).
+FORMAT_PRECISIONS: dict[str, tuple[str, ...]] = {
+    "onnx": ("fp32",),
+    "torchscript": ("fp32", "bf16"),
+    "exported_program": ("fp32", "bf16"),
+}
 
 
 def min_input_side(model: nn.Module, symbolic: bool = False) -> int:

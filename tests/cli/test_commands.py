@@ -78,8 +78,9 @@ BAD = [
         ["formats=[tflite]"],
         "formats=tflite: expected one of onnx, torchscript, exported_program",
     ),
-    ("edaformer-benchmark", ["precisions=[fp8]"], "precisions=fp8: expected one of fp32, bf16, fp16"),
+    ("edaformer-benchmark", ["precisions=[fp8]"], "precisions=fp8: expected one of fp32, bf16"),
     ("edaformer-benchmark-data", ["workers=[-1]"], "workers=-1: expected an integer >= 0"),
+    ("edaformer-gpu-check", ["device=tpu"], "device=tpu: expected one of auto, cuda, cpu"),
     (
         "edaformer-profile",
         ["memory_format=nhwc"],

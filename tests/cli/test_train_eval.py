@@ -304,3 +304,28 @@ def test_finetune_at_other_ratios_then_eval_and_resume(ade_recipe_run, tmp_path)
         "error: the checkpoint was trained at ISR ratios 16,8,4,2-2,4,8, this run builds the model at "
         "8,4,2,1-1,2,4: resume with model.train_isr=16,8,4,2-2,4,8"
     )
+
+
+@pytest.mark.slow
+def test_eval_bf16_reports_its_precision_and_close_miou(trained, data_dir, tmp_path):
+    """eval.py precision=bf16: bfloat16 weights, metrics as in float32 (within a few points on the tiny run)."""
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        args = [
+            f"ckpt_path={trained / 'checkpoints' / 'last.ckpt'}",
+            f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={out}",
+            "data.num_train=16",
+            "data.num_val=4",
+            "data.num_workers=0",
+            "data.persistent_workers=false",
+            "trainer.accelerator=cpu",
+            f"precision={precision}",
+        ]
+        proc = run("eval.py", args)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        rows[precision] = json.loads((out / "results.json").read_text())["results"][0]
+    assert rows["bf16"]["precision"] == "bf16" and rows["bf16"]["compile"] is False
+    assert rows["bf16"]["gflops"] == rows["fp32"]["gflops"]  # counted on the float32 network
+    assert abs(rows["bf16"]["mIoU"] - rows["fp32"]["mIoU"]) <= 0.05
