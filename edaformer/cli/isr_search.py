@@ -280,8 +280,9 @@ def write_outputs(
         latency_label=f"{device} latency at {flops_size[0]}x{flops_size[1]}, batch 1 (ms, median)",
         front={r["isr"] for r in result.front},
         others=[r for r in result.evaluated if r["isr"] not in {f["isr"] for f in result.final}],
-        budget=(result.cost, result.limit),
+        budget=result.limit,
         best=best["isr"] if best else None,
+        cost=result.cost,
     )
     fig.savefig(out / "isr_search.png", dpi=150)
     print(text)

@@ -109,8 +109,9 @@ def tradeoff_figure(
     *,
     front: Collection[str] | None = None,
     others: Sequence[Mapping[str, Any]] = (),
-    budget: tuple[str, float] | None = None,
+    budget: float | None = None,
     best: str | None = None,
+    cost: str = "gflops",
 ) -> Figure:
     """mIoU (%) against GFLOPs, and against latency when the rows have ``latency_ms``; one point per setting.
 
@@ -124,12 +125,13 @@ def tradeoff_figure(
         metric: the accuracy key (values in [0, 1]).
         latency_label: x label of the latency panel (say the device and input size there).
         front: the ``isr`` of the rows on a Pareto front (an ISR search): the line then joins only those, by
-            cost, and only the presets and ``best`` are labelled.
+            ``cost``, on the panel of ``cost`` (no line on the other panel), and only the presets and ``best`` are
+            labelled.
         others: further rows drawn as small grey dots without labels (a search's other evaluated settings; their
             ``metric`` may be ``None``, then ``search_score`` is used).
-        budget: ``(key, limit)``: a dashed vertical line at ``limit`` on the panel of ``key`` (``"gflops"`` or
-            ``"latency_ms"``).
+        budget: a dashed vertical line at this cost on the panel of ``cost``.
         best: the ``isr`` of the row to mark with a star (the best setting under the budget).
+        cost: the cost the front and the budget refer to: ``"gflops"`` or ``"latency_ms"``.
     """
     rows = sort_rows(rows)
     if not rows:
@@ -149,7 +151,7 @@ def tradeoff_figure(
             ax.plot(xs, accs, "-", color="0.7", zorder=1)
         else:
             line = sorted((x, y) for r, x, y in zip(rows, xs, accs) if r["isr"] in front)
-            if line:
+            if line and key == cost:
                 ax.plot(*zip(*line), "-", color="0.55", zorder=1, label="Pareto front")
             _draw_others(ax, others, key, metric)
         ax.scatter(xs, accs, s=40, zorder=2, c=[f"C{i}" for i in range(len(rows))])
@@ -167,8 +169,8 @@ def tradeoff_figure(
             ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
         paper_points = _paper_points(rows, xs, reference)
         _draw_paper_miou(ax, paper_points)
-        if budget is not None and budget[0] == key:
-            ax.axvline(budget[1], color="C3", linestyle="--", linewidth=1, label=f"budget {budget[1]:.3g}")
+        if budget is not None and key == cost:
+            ax.axvline(budget, color="C3", linestyle="--", linewidth=1, label=f"budget {budget:.3g}")
         if front is not None:
             ax.legend(fontsize=7, loc="best")
         ax.set_xlabel(xlabel)
@@ -176,7 +178,7 @@ def tradeoff_figure(
         ax.grid(alpha=0.3)
         # others widen the cost range (not the accuracy range: far-off settings would squash the front)
         span = xs + [float(r[key]) for r in others if r.get(key) is not None]
-        span += [budget[1]] if budget is not None and budget[0] == key else []
+        span += [budget] if budget is not None and key == cost else []
         xmin, xmax = min(span), max(span)
         pad = 0.15 * (xmax - xmin or xmax or 1.0)
         ax.set_xlim(xmin - pad, xmax + 2.5 * pad)

@@ -53,7 +53,7 @@ def test_tradeoff_figure_of_a_search():
     ]
     others = [dict(setting="x", isr="16,16,2,1-2,4,8", gflops=0.75, mIoU=None, search_score=0.45)]
     front = {"8,4,2,1-1,2,4", "32,8,2,1-2,4,8", "64,8,2,1-2,4,8"}
-    fig = tradeoff_figure(rows, front=front, others=others, budget=("gflops", 0.85), best="32,8,2,1-2,4,8")
+    fig = tradeoff_figure(rows, front=front, others=others, budget=0.85, best="32,8,2,1-2,4,8")
     (ax,) = fig.axes
     x, y = ax.lines[0].get_data()
     np.testing.assert_allclose(x, [0.6, 0.7, 1.0])  # the front by cost; paper is off it
@@ -67,3 +67,8 @@ def test_tradeoff_figure_of_a_search():
     labels = [t.get_text().split("\n")[0] for t in ax.texts]
     assert sorted(labels) == ["32,8,2,1-2,4,8", "paper", "train"]
     assert ax.get_xlim()[0] < 0.6 and ax.get_xlim()[1] > 1.0
+    # with latency: the GFLOPs front is joined on the GFLOPs panel only
+    timed = [{**r, "latency_ms": 10 * r["gflops"]} for r in rows]
+    gflops_axis, latency_axis = tradeoff_figure(timed, front=front, budget=0.85).axes
+    assert [line.get_label() for line in gflops_axis.lines].count("Pareto front") == 1
+    assert [line.get_label() for line in latency_axis.lines].count("Pareto front") == 0
