@@ -171,7 +171,7 @@ def tradeoff_figure(
         _draw_paper_miou(ax, paper_points)
         if budget is not None and key == cost:
             ax.axvline(budget, color="C3", linestyle="--", linewidth=1, label=f"budget {budget:.3g}")
-        if front is not None:
+        if front is not None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{metric} (%)")
