@@ -22,6 +22,10 @@ from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hy
 @report_user_errors
 def _main(cfg: DictConfig) -> None:
     src, dst = require_file(cfg.ckpt_path, "ckpt_path"), str(cfg.output)
+    if dst.endswith(("/", os.sep)) or os.path.isdir(
+        dst
+    ):  # a folder: the file goes inside, named after the input
+        dst = os.path.join(dst, os.path.splitext(os.path.basename(src))[0] + ".pt")
     if os.path.exists(dst) and not cfg.overwrite:
         raise UserError(f"output={dst} exists; choose another file or pass overwrite=true")
     try:

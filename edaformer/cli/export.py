@@ -63,7 +63,7 @@ def _main(cfg: DictConfig) -> None:
         raise UserError(f"{name}: export takes a segmentor (edaformer_t, edaformer_b)")
     if cfg.isr is not None:
         try:
-            model.set_isr(isr_setting(cfg.isr))
+            model.set_isr(isr_setting(cfg.isr, model))
         except ValueError as err:
             raise UserError(f"isr: {err}") from None
     model.eval()

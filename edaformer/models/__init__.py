@@ -5,6 +5,7 @@
 >>> model.set_isr("paper")  # encoder (16, 8, 2, 1), decoder (2, 4, 8): same weights, fewer FLOPs
 >>> with isr_applied(model, "aggressive"):  # for one block, then back to "paper"
 ...     logits = model(images)
+>>> model.set_isr("own")  # back to the ratios it was trained at, model.train_isr
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .classifier import EFTClassifier, eft_b, eft_t
 from .decoder import EDAFormerHead
 from .efa import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention
 from .eft import EFTBlock, EFTEncoder, eft_encoder
-from .isr import ISR_PRESETS, ISRLike, ISRSetting, isr_applied, parse_isr
+from .isr import ISR_OWN, ISR_PRESETS, ISRLike, ISRSetting, isr_applied, parse_isr
 from .official import (
     CheckpointMismatchError,
     convert_official_state_dict,
@@ -59,6 +60,7 @@ def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn
 
 __all__ = [
     "MODELS",
+    "ISR_OWN",
     "ISR_PRESETS",
     "CheckpointMismatchError",
     "EDAFormer",

@@ -34,9 +34,17 @@ class EFTClassifier(ISRMixin, nn.Module):
 
 
 def _eft(
-    variant: str, *, num_classes: int, isr: ISRLike, drop_path_rate: float, in_chans: int
+    variant: str,
+    *,
+    num_classes: int,
+    isr: ISRLike,
+    train_isr: ISRLike,
+    drop_path_rate: float,
+    in_chans: int,
 ) -> EFTClassifier:
-    encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans, isr=isr)
+    encoder = eft_encoder(
+        variant, drop_path_rate=drop_path_rate, in_chans=in_chans, isr=isr, train_isr=train_isr
+    )
     return EFTClassifier(encoder, num_classes)
 
 
@@ -44,6 +52,7 @@ def eft_t(
     num_classes: int = 1000,
     *,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     drop_path_rate: float = 0.1,
     in_chans: int = 3,
 ) -> EFTClassifier:
@@ -52,6 +61,7 @@ def eft_t(
     Args:
         num_classes: output classes (0: no head, :meth:`EFTClassifier.forward` returns the pooled features).
         isr: inference pooling setting applied right away; the encoder part of a full setting is used.
+        train_isr: the pooling ratios the classifier is built and trained at (encoder part; ``None``: standard).
         drop_path_rate: stochastic depth of the last block (rising linearly from 0 over the blocks).
         in_chans: input image channels.
     """
@@ -62,6 +72,7 @@ def eft_b(
     num_classes: int = 1000,
     *,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     drop_path_rate: float = 0.1,
     in_chans: int = 3,
 ) -> EFTClassifier:

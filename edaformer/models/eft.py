@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .efa import EmbeddingFreeAttention
-from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, validate_ratios
+from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, training_setting, validate_ratios
 from .layers import DropPath, MixFFN, init_weights, map_to_tokens, tokens_to_map
 
 
@@ -175,6 +175,7 @@ def eft_encoder(
     drop_path_rate: float = 0.2,
     in_chans: int = 3,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
 ) -> EFTEncoder:
     """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions.
 
@@ -184,9 +185,16 @@ def eft_encoder(
         in_chans: input image channels.
         isr: inference pooling setting applied right away (any form :func:`~edaformer.models.parse_isr` reads;
             the encoder takes the encoder part of a full setting).
+        train_isr: the pooling ratios the encoder is built and trained at (its encoder part; ``None``: the
+            standard (8, 4, 2, 1)).
     """
     if variant not in EFT_VARIANTS:
         raise ValueError(f"unknown EFT variant {variant!r}; valid: {', '.join(EFT_VARIANTS)}")
-    encoder = EFTEncoder(**EFT_VARIANTS[variant], drop_path_rate=drop_path_rate, in_chans=in_chans)
+    encoder = EFTEncoder(
+        **EFT_VARIANTS[variant],
+        pool_ratios=training_setting(train_isr).encoder,
+        drop_path_rate=drop_path_rate,
+        in_chans=in_chans,
+    )
     encoder.set_isr(isr)  # None: keeps the training ratios
     return encoder
