@@ -23,6 +23,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from ..checkpoints import load_model
+from ..data import ImageNetDataModule
 from ..evaluation import InferenceConfig
 from ..models import ISR_PRESETS, ISRSetting
 from ..search import (
@@ -72,18 +73,19 @@ def _candidates(value: Any, key: str, length: int) -> list[list[int]] | None:
     return [[as_count(v, key) for v in c] for c in lists]
 
 
-def build_space(cfg: DictConfig, decoder: bool) -> SearchSpace:
-    """The search space of ``search.multipliers`` / ``search.encoder`` / ``search.decoder``."""
+def build_space(cfg: DictConfig, training: ISRSetting) -> SearchSpace:
+    """The search space of ``search.multipliers`` / ``search.encoder`` / ``search.decoder`` around ``training``,
+    the ratios the model was trained at (``model.train_isr``; no decoder ratios: a classifier)."""
     multipliers = [as_count(m, "search.multipliers") for m in as_list(cfg.search.multipliers)]
     if not multipliers:
         raise UserError("search.multipliers=[]: expected at least one multiplier, e.g. [1,2,4,8]")
     encoder = _candidates(cfg.search.encoder, "search.encoder", 4)
     decoder_candidates = _candidates(cfg.search.decoder, "search.decoder", 3)
-    if decoder_candidates is not None and not decoder:
+    if decoder_candidates is not None and training.decoder is None:
         raise UserError(
             "search.decoder: this checkpoint is a classifier (no decoder); give search.encoder only"
         )
-    return SearchSpace.around_training(multipliers, decoder, encoder, decoder_candidates)
+    return SearchSpace.around_training(training, multipliers, encoder, decoder_candidates)
 
 
 def _progress_logger() -> Any:
@@ -132,8 +134,9 @@ def search(cfg: DictConfig) -> SearchResult:
 
     dm = build_datamodule(cfg)
     requested = cfg.model.model_name if overridden("model") else None
+    task = "classification" if isinstance(dm, ImageNetDataModule) else "segmentation"
     try:
-        model, info = load_model(ckpt, model_name=requested, num_classes=None)
+        model, info = load_model(ckpt, model_name=requested, num_classes=None, task=task)
     except (ValueError, KeyError) as err:
         raise UserError(str(err).splitlines()[0]) from None
     if info.num_classes != dm.num_classes:
@@ -142,7 +145,7 @@ def search(cfg: DictConfig) -> SearchResult:
         )
     model = model.to(device).eval()
     has_decoder = model.isr.decoder is not None
-    space = build_space(cfg, has_decoder)
+    space = build_space(cfg, model.train_isr)
     inference = None
     if has_decoder:
         apply_tta(cfg)
@@ -169,6 +172,7 @@ def search(cfg: DictConfig) -> SearchResult:
         "ckpt": ckpt,
         "ckpt_bytes": os.path.getsize(ckpt),
         "model": info.model_name,
+        "train_isr": str(model.train_isr),
         "data": cfg.data._target_,
         "data_root": str(getattr(dm, "root", "")),
         "val_images": scorer.images(False),
@@ -181,10 +185,11 @@ def search(cfg: DictConfig) -> SearchResult:
     }
     options = SearchOptions(budget, trials, max_trials, int(cfg.seed), flops_size)
     log.info(
-        "%s (%s, %d classes) on %s, device %s; search space:\n%s",
+        "%s (%s, %d classes, trained at %s) on %s, device %s; search space:\n%s",
         info.model_name,
         info.kind,
         info.num_classes,
+        model.train_isr,
         cfg.data._target_.rsplit(".", 1)[-1],
         device,
         space.describe(),
@@ -206,6 +211,7 @@ def search(cfg: DictConfig) -> SearchResult:
         sys.exit(130)
     context = {
         "model": info.model_name,
+        "train_isr": str(model.train_isr),
         "data": cfg.data._target_,
         "flops_size": f"{flops_size[0]}x{flops_size[1]}",
         "tta": bool(cfg.tta),
@@ -259,6 +265,7 @@ def write_outputs(
             "cost": result.cost,
             "budget": result.budget,
             "limit": result.limit,
+            "train_isr": result.reference["isr"],
             "trials": result.trials,
             "search_images": result.search_images,
             "total_images": result.total_images,
@@ -283,6 +290,7 @@ def write_outputs(
         budget=result.limit,
         best=best["isr"] if best else None,
         cost=result.cost,
+        base=result.reference["isr"],
     )
     fig.savefig(out / "isr_search.png", dpi=150)
     print(text)

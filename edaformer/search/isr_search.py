@@ -3,7 +3,9 @@
 The paper picks four settings by hand (Table 4); every EFA level's ratio is free at inference on the same weights,
 so the search explores the whole product of candidates (:class:`~edaformer.search.space.SearchSpace`):
 
-1. the paper's presets are evaluated first and given to the sampler, so the search can only do at least as well;
+1. the paper's presets, and the model's own training setting (``model.train_isr``: the reference of the budget
+   fraction and of every Δ) when it is none of them, are evaluated first and given to the sampler, so the search
+   can only do at least as well;
 2. an Optuna study (:mod:`edaformer.search.study`) proposes settings; each one's cost (GFLOPs from shapes, or a
    latency measurement) is known before its accuracy, and a setting over the budget is pruned unscored;
 3. accuracy is mIoU (segmentors) or top-1 (classifiers) on the validation split, or on its first
@@ -25,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from ..evaluation.inference import InferenceConfig
 from ..evaluation.scoring import Progress, first_images, score_classifier, score_segmentor
-from ..models import ISRSetting, isr_applied, parse_isr
+from ..models import ISR_OWN, ISRSetting, isr_applied, parse_isr
 from . import study as studies
 from .cost import FlopsTable
 from .front import Budget, beating, best_under, pareto_front
@@ -144,8 +146,10 @@ class SearchOptions:
 @dataclass
 class SearchResult:
     """What a search found. Rows are result rows (``setting``, ``isr``, ``gflops``, optional ``latency_ms``,
-    the metric in [0, 1], ``search_score`` on the search's images, ``preset``, ``within_budget``, deltas against
-    the training setting ``d_<metric>`` (points of %) and ``d_gflops_pct`` / ``d_latency_pct``)."""
+    the metric in [0, 1], ``search_score`` on the search's images, ``preset`` (a paper preset's name, or ``"own"``
+    for the model's training setting when it is none of them), ``within_budget``, deltas against the training
+    setting (:attr:`reference`, the model's ``train_isr``) ``d_<metric>`` (points of %) and ``d_gflops_pct`` /
+    ``d_latency_pct``)."""
 
     metric: str
     cost: str
@@ -180,7 +184,8 @@ def search_isr(
     """Run (or resume) the search stored in ``run_dir/study.db``; see the module docstring.
 
     Args:
-        model: the trained network (its ISR setting is restored afterwards).
+        model: the trained network (its ISR setting is restored afterwards); its ``train_isr``, the ratios it was
+            trained at, is the training setting (budget fraction, Δ columns).
         scorer: accuracy of a setting (:class:`Scorer` over the validation split).
         space: candidate ratios per position.
         options: trials, seed, budget, FLOPs size.
@@ -199,7 +204,10 @@ def search_isr(
     study = studies.open_study(run_dir / STUDY_FILE, STUDY_NAME, options.seed, fingerprint)
     costs = studies.measured_costs(study)
     records = studies.evaluated_records(study)
+    training = space.restrict(model.train_isr)
     presets = space.presets()
+    if training not in presets.values():
+        presets = {ISR_OWN: training, **presets}
     preset_of = {str(s): name for name, s in presets.items()}
     flops = FlopsTable(model, space, (3, *options.flops_size))
 
@@ -225,27 +233,27 @@ def search_isr(
                 records[key]["preset"] = preset_of[key]
         return dict(records[key])
 
-    train = space.restrict(presets["train"])
-    limit = budget.limit(float(measure(train, False)["gflops"]))
+    limit = budget.limit(float(measure(training, False)["gflops"]))
     cheapest = space.setting({p: max(c) for p, c in space.positions.items()})  # every ratio at its largest
     lowest = float(measure(cheapest, False)[cost_key])
     if lowest > limit:
         raise BudgetError(
-            f"no setting of the search space fits the budget ({budget.describe(costs[str(train)]['gflops'])}): "
+            f"no setting of the search space fits the budget ({budget.describe(costs[str(training)]['gflops'])}): "
             f"the cheapest, {cheapest}, costs {lowest:.4g} {_unit(cost_key)}"
         )
     log(
-        f"ISR search: {space.size} settings, budget {budget.describe(float(costs[str(train)]['gflops']))}; "
+        f"ISR search: {space.size} settings, budget {budget.describe(float(costs[str(training)]['gflops']))}; "
         f"{metric} on {scorer.images(False)} of {scorer.total_images} validation images; {len(records)} "
         f"setting(s) already evaluated in {run_dir / STUDY_FILE}"
     )
-    log("the paper's presets:")
+    log(f"the paper's presets and the training setting {training}:")
     for name, setting in presets.items():
         known = str(setting) in records
         attrs = measure(setting, True)
         if not known:
             studies.save_preset(study, space, setting, attrs, cost_key, limit)
         note = "" if setting in space else "  (outside the search space: reference only)"
+        note = ("  (training)" if setting == training else "") + note
         log(
             f"  {name:>10}: {setting}  {attrs[cost_key]:.3f} {_unit(cost_key)}  score {100 * attrs['score']:.2f}{note}"
         )
@@ -274,7 +282,7 @@ def search_isr(
             row["latency_ms"] = round(times[row["isr"]], 4)
     for row in evaluated:
         row.setdefault(metric, None)
-    reference = next(r for r in final if r["isr"] == str(train))
+    reference = next(r for r in final if r["isr"] == str(training))
     for row in final:
         row["within_budget"] = row[cost_key] <= limit
         row[f"d_{metric}"] = round(100 * (row[metric] - reference[metric]), 4)

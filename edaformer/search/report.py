@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..models import parse_isr
+from ..models import ISR_OWN, parse_isr
 from .isr_search import SearchResult
 
 
@@ -23,7 +23,8 @@ def _signed(value: float | None, unit: str = "") -> str:
 def rows_table(result: SearchResult, rows: Sequence[Mapping[str, Any]]) -> str:
     """Markdown table: setting, ratios, GFLOPs, latency, accuracy and their changes against the training setting.
 
-    ``*`` marks the best setting under the budget; the search score column appears when the search scored a
+    ``*`` marks the best setting under the budget, ``(training)`` the model's training setting when it is a paper
+    preset other than ``train`` (a model trained at other ratios; ``own`` when it is no preset); the search score column appears when the search scored a
     subset of the validation split.
     """
     metric, best = result.metric, (result.best or {}).get("isr")
@@ -45,7 +46,9 @@ def rows_table(result: SearchResult, rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         setting = parse_isr(row["isr"])
-        label = " ".join(x for x in (row["preset"], "*" if row["isr"] == best else None) if x)
+        trained = row["isr"] == result.reference["isr"] and row["preset"] not in ("train", ISR_OWN)
+        marks = (row["preset"], "(training)" if trained else None, "*" if row["isr"] == best else None)
+        label = " ".join(x for x in marks if x)
         cells = [
             label or "—",
             ",".join(map(str, setting.encoder)),
@@ -102,10 +105,10 @@ def summary(result: SearchResult, header: str = "") -> str:
     parts = [
         header,
         f"Budget: {result.budget}. {len(result.evaluated)} settings evaluated in {result.trials} trials; {metric} "
-        f"on {scored}. Δ: against the training setting {result.reference['isr']}.",
+        f"on {scored}. Δ: against the model's training setting {result.reference['isr']} (the ratios it was trained at).",
         "## Pareto front (accuracy against " + ("latency" if result.cost == "latency_ms" else "GFLOPs") + ")",
         rows_table(result, result.front),
-        "## The paper's presets",
+        "## The paper's presets and the training setting",
         rows_table(result, result.presets),
         "## Best under the budget",
         (

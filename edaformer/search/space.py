@@ -2,7 +2,7 @@
 
 Positions are the paper's: encoder stages ``s1..s4`` and, for segmentors, decoder blocks ``d4, d3, d2``. Every
 position is free at inference on the same weights, so the space is the product of the candidate sets: with the
-default candidates (the training ratio × 1, 2, 4, 8) 4⁷ = 16,384 settings for a segmentor, 4⁴ = 256 for a
+default candidates (the model's own training ratio × 1, 2, 4, 8) 4⁷ = 16,384 settings for a segmentor, 4⁴ = 256 for a
 classifier (encoder only).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import ISR_PRESETS, ISRSetting
-from ..models.isr import TRAIN_DECODER_RATIOS, TRAIN_ENCODER_RATIOS, validate_ratios
+from ..models.isr import validate_ratios
 
 ENCODER_POSITIONS = ("s1", "s2", "s3", "s4")
 DECODER_POSITIONS = ("d4", "d3", "d2")
@@ -40,20 +40,26 @@ class SearchSpace:
     @classmethod
     def around_training(
         cls,
+        training: ISRSetting = ISR_PRESETS["train"],
         multipliers: Sequence[int] = DEFAULT_MULTIPLIERS,
-        decoder: bool = True,
         encoder_candidates: Sequence[Sequence[int]] | None = None,
         decoder_candidates: Sequence[Sequence[int]] | None = None,
     ) -> SearchSpace:
-        """The training ratios times each multiplier, per position; explicit candidate lists replace them.
+        """``training``'s ratios times each multiplier, per position; explicit candidate lists replace them.
 
-        ``decoder=False`` (classifiers) leaves the decoder out. ``encoder_candidates`` (four lists) or
-        ``decoder_candidates`` (three lists) give the candidates of those positions directly.
+        ``training`` is the setting the model was trained at (``model.train_isr``: the paper's ``"train"`` preset
+        unless it was trained at other ratios); without decoder ratios (classifiers) the space has no decoder.
+        ``encoder_candidates`` (four lists) or ``decoder_candidates`` (three lists) give the candidates of those
+        positions directly.
         """
         mults = sorted(set(validate_ratios(list(multipliers), len(multipliers), "multiplier")))
-        enc = encoder_candidates or [[r * m for m in mults] for r in TRAIN_ENCODER_RATIOS]
-        dec = decoder_candidates or [[r * m for m in mults] for r in TRAIN_DECODER_RATIOS]
-        return cls(tuple(map(tuple, enc)), tuple(map(tuple, dec)) if decoder else None)
+        enc = encoder_candidates or [[r * m for m in mults] for r in training.encoder]
+        if training.decoder is None:
+            if decoder_candidates is not None:
+                raise ValueError("decoder candidates given for a model without a decoder")
+            return cls(tuple(map(tuple, enc)), None)
+        dec = decoder_candidates or [[r * m for m in mults] for r in training.decoder]
+        return cls(tuple(map(tuple, enc)), tuple(map(tuple, dec)))
 
     @property
     def positions(self) -> dict[str, tuple[int, ...]]:

@@ -121,6 +121,7 @@ def tradeoff_figure(
     budget: float | None = None,
     best: str | None = None,
     cost: str = "gflops",
+    base: str | None = None,
 ) -> Figure:
     """mIoU (%) against GFLOPs, and against latency when the rows have ``latency_ms``; one point per setting.
 
@@ -141,6 +142,8 @@ def tradeoff_figure(
         budget: a dashed vertical line at this cost on the panel of ``cost``.
         best: the ``isr`` of the row to mark with a star (the best setting under the budget).
         cost: the cost the front and the budget refer to: ``"gflops"`` or ``"latency_ms"``.
+        base: the ``isr`` of the row the labels' changes refer to (a model's training setting), labelled too;
+            ``None``: the ``train`` row, if any.
     """
     rows = sort_rows(rows)
     if not rows:
@@ -150,7 +153,10 @@ def tradeoff_figure(
     fig = Figure(figsize=(5.2 * ncols, 4.0), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     accs = [100 * float(r[metric]) if r.get(metric) is not None else math.nan for r in rows]
-    base = rows[0] if _label(rows[0]) == "train" else None
+    if base is None:
+        base_row = rows[0] if _label(rows[0]) == "train" else None
+    else:
+        base_row = next((r for r in rows if r["isr"] == base), None)
     xs_by_axis = [("gflops", "GFLOPs (multiply-accumulates, ×1e9)")]
     if has_latency:
         xs_by_axis.append(("latency_ms", latency_label))
@@ -167,12 +173,12 @@ def tradeoff_figure(
         for i, (r, x, y) in enumerate(zip(rows, xs, accs)):
             if best is not None and r["isr"] == best:
                 ax.plot(x, y, "*", color="gold", markeredgecolor="k", markersize=14, zorder=3, label="best")
-            if front is not None and not (r.get("setting") in PRESET_ORDER or r["isr"] == best):
+            if front is not None and not (r.get("setting") in PRESET_ORDER or r["isr"] in (best, base)):
                 continue
             text = _label(r)
-            if base is not None and r is not base:
-                dx = 100 * (x / float(base[key]) - 1)
-                dy = y - 100 * float(base[metric])
+            if base_row is not None and r is not base_row:
+                dx = 100 * (x / float(base_row[key]) - 1)
+                dy = y - 100 * float(base_row[metric])
                 text += f"\n{dx:+.0f}% {'GFLOPs' if key == 'gflops' else 'time'}, {dy:+.2f} {metric}"
             offset = (6, 8) if i % 2 == 0 else (6, -26)  # alternate above/below: neighbours rarely collide
             ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)

@@ -16,7 +16,7 @@ from edaformer.cli.export import main as export_main
 from edaformer.cli.isr_search import main as search_main
 from edaformer.cli.predict import main as predict_main
 from edaformer.data import ensure_demo_dataset
-from edaformer.models import create_model
+from edaformer.models import ISR_PRESETS, create_model, parse_isr
 from edaformer.search import Scorer, dominates
 from tests.conftest import run_main
 
@@ -141,3 +141,28 @@ def test_best_setting_is_an_isr_preset_for_eval_predict_export(setup, searched, 
     assert [p.name for p in out.glob("*.pt")] == [
         f"edaformer_t_{best['isr'].replace(',', '_')}.torchscript.pt"
     ]
+
+
+@pytest.mark.slow
+def test_checkpoint_trained_at_other_ratios_is_searched_around_its_own(setup, tmp_path):
+    """A checkpoint trained at the aggressive ratios: candidates, budget fraction and Δ come from its train_isr."""
+    root, _, args = setup
+    torch.manual_seed(0)
+    ckpt = tmp_path / "aggressive.pt"
+    save_model(create_model("edaformer_t", num_classes=6, train_isr="aggressive"), ckpt, "edaformer_t")
+    out = tmp_path / "run"
+    kept = [a for a in args if not a.startswith(("ckpt_path=", "search.trials=", "budget."))]
+    extra = ["search.trials=5", "budget.fraction=0.99"]  # all ratios doubled save only 1.5 % here
+    assert run_main(search_main, f"ckpt_path={ckpt}", *kept, *extra, f"hydra.run.dir={out}") == 0
+    report = json.loads((out / "isr_search.json").read_text())
+    trained = str(ISR_PRESETS["aggressive"])
+    assert report["train_isr"] == trained and all(r["train_isr"] == trained for r in report["results"])
+    presets = {r["setting"]: r for r in report["presets"]}
+    assert set(presets) == {"train", "dec2x", "paper", "aggressive"}  # the training setting is a paper preset
+    assert presets["aggressive"]["d_gflops_pct"] == 0 and presets["aggressive"]["d_mIoU"] == 0
+    assert presets["train"]["d_gflops_pct"] > 0
+    assert report["limit"] == pytest.approx(0.99 * presets["aggressive"]["gflops"])
+    searched = [r["isr"] for r in report["evaluated"] if not r["preset"]]
+    assert searched and all(parse_isr(s).encoder[0] in (16, 32) for s in searched)  # 16 x 1, 2
+    md = (out / "isr_search.md").read_text()
+    assert f"against the model's training setting {trained}" in md and "| aggressive (training) |" in md

@@ -45,17 +45,18 @@ class RandomBatches(Dataset):
         return {"image": self.images[i], self.key: self.targets[i]}
 
 
-def segmentor() -> torch.nn.Module:
+def segmentor(train_isr=None) -> torch.nn.Module:
     torch.manual_seed(0)
-    return create_model("edaformer_t", num_classes=4).eval()
+    return create_model("edaformer_t", num_classes=4, train_isr=train_isr).eval()
 
 
-def run(tmp, budget=BUDGET, trials=6, seed=0, images=None, space=None, **kwargs):
-    """A search on 4 images (the first 2 during the search); ``images`` counts the images scored."""
-    model = segmentor()
+def run(tmp, budget=BUDGET, trials=6, seed=0, images=None, space=None, train_isr=None, **kwargs):
+    """A search on 4 images (the first 2 during the search); ``images`` counts the images scored; the model is
+    built at ``train_isr`` (``None``: the standard ratios) and the space is its training ratios × 1, 2."""
+    model = segmentor(train_isr)
     progress = (lambda done, total: images.append(1)) if images is not None else None
     scorer = Scorer(model, DataLoader(RandomBatches(4, 4)), 4, val_images=2, progress=progress)
-    space = space or SearchSpace.around_training(multipliers=[1, 2])
+    space = space or SearchSpace.around_training(model.train_isr, multipliers=[1, 2])
     options = SearchOptions(budget, trials=trials, seed=seed, flops_size=SIZE)
     fingerprint = {"test": "tiny", "budget": [budget.kind, budget.value]}
     return search_isr(model, scorer, space, options, tmp, fingerprint, log=lambda line: None, **kwargs)
@@ -136,6 +137,29 @@ def test_search_scores_agree_with_the_evaluation_loop(searched):
 
 
 @pytest.mark.slow
+def test_search_is_around_the_models_own_training_ratios(tmp_path):
+    """A model trained at ratios that are no paper preset: the candidates, the budget fraction and every Δ come
+    from its train_isr (the row "own"); the paper's four presets are still evaluated and seed the study."""
+    own = ISRSetting((16, 8, 2, 1), (1, 2, 4))
+    result = run(tmp_path, trials=7, train_isr=own)
+    model = segmentor(own)
+    with isr_applied(model, own):
+        own_gflops = count_flops(model, (3, *SIZE))
+    assert result.reference["isr"] == str(own) and result.reference["preset"] == "own"
+    assert result.reference["gflops"] == pytest.approx(own_gflops, abs=1e-6)
+    assert result.limit == pytest.approx(0.975 * own_gflops, abs=1e-6)
+    assert result.budget.startswith("97.5 % of the training setting's")
+    presets = {r["preset"]: r for r in result.presets}
+    assert set(presets) == {"own", "train", "dec2x", "paper", "aggressive"}
+    assert presets["own"]["d_mIoU"] == 0 and presets["own"]["d_gflops_pct"] == 0
+    assert presets["train"]["d_gflops_pct"] > 0  # the paper's "train" costs more than this model's own ratios
+    searched = [parse_isr(r["isr"]) for r in result.evaluated if not r["preset"]]
+    assert len(searched) == 2 and all(s.encoder[0] in (16, 32) and s.decoder[0] in (1, 2) for s in searched)
+    assert all(r["gflops"] <= result.limit for r in result.evaluated if not r["preset"])
+    assert str(model.isr) == str(own)
+
+
+@pytest.mark.slow
 def test_latency_budget_and_unfit_budget(tmp_path):
     # a deterministic stand-in for measure_latency (the CLI passes the real one): 100 ms minus the ratios' sum
     def latency(settings):
@@ -160,7 +184,7 @@ def test_classifier_search_is_encoder_only_top1(tmp_path):
     scorer = Scorer(
         model, DataLoader(RandomBatches(6, 3, segmentation=False), batch_size=3), 3, "classification"
     )
-    space = SearchSpace.around_training(multipliers=[1, 2], decoder=False)
+    space = SearchSpace.around_training(model.train_isr, multipliers=[1, 2])
     result = search_isr(
         model,
         scorer,

@@ -32,8 +32,26 @@ def test_default_space_is_the_training_ratios_times_1_2_4_8():
     assert ISRSetting((16, 8, 4, 3), (2, 4, 8)) not in space  # 3 is no candidate of s4
 
 
+def test_space_of_a_model_trained_at_other_ratios_is_around_its_own():
+    """A model trained at the aggressive ratios (its train_isr) is searched around them, not the "train" preset."""
+    space = SearchSpace.around_training(ISR_PRESETS["aggressive"], multipliers=[1, 2])
+    assert space.positions == {
+        "s1": (16, 32),
+        "s2": (8, 16),
+        "s3": (4, 8),
+        "s4": (2, 4),
+        "d4": (2, 4),
+        "d3": (4, 8),
+        "d2": (8, 16),
+    }
+    assert ISR_PRESETS["aggressive"] in space and ISR_PRESETS["train"] not in space
+    assert SearchSpace.around_training(ISRSetting((8, 4, 2, 1), None)).decoder is None  # a classifier's
+    with pytest.raises(ValueError, match="without a decoder"):
+        SearchSpace.around_training(ISRSetting((8, 4, 2, 1), None), decoder_candidates=[[1], [2], [4]])
+
+
 def test_classifier_space_is_encoder_only_and_merges_presets():
-    space = SearchSpace.around_training(multipliers=[1, 2], decoder=False)
+    space = SearchSpace.around_training(ISRSetting((8, 4, 2, 1), None), multipliers=[1, 2])
     assert list(space.positions) == ["s1", "s2", "s3", "s4"] and space.size == 16
     presets = space.presets()
     # train and dec2x share their encoder: one preset for a classifier

@@ -70,6 +70,11 @@ def test_tradeoff_figure_of_a_search():
     labels = [t.get_text().split("\n")[0] for t in ax.texts]
     assert sorted(labels) == ["32,8,2,1-2,4,8", "paper", "train"]
     assert ax.get_xlim()[0] < 0.6 and ax.get_xlim()[1] > 1.0
+    # a model trained at other ratios: its own setting is labelled and the changes refer to it
+    own = [*rows, dict(setting="own", isr="16,8,2,1-1,2,4", gflops=0.9, mIoU=0.48)]
+    (ax,) = tradeoff_figure(own, front=front, base="16,8,2,1-1,2,4").axes
+    texts = {t.get_text().split("\n")[0]: t.get_text() for t in ax.texts}
+    assert texts["own"] == "own" and texts["train"] == "train\n+11% GFLOPs, +2.00 mIoU"
     # with latency: the GFLOPs front is joined on the GFLOPs panel only
     timed = [{**r, "latency_ms": 10 * r["gflops"]} for r in rows]
     gflops_axis, latency_axis = tradeoff_figure(timed, front=front, budget=0.85).axes
