@@ -45,6 +45,7 @@ def test_prediction_figure_and_latency(tiny_model):
     np.testing.assert_allclose(latency_axis.lines[0].get_data()[0], [times["train"], times["paper"]])
 
 
+@pytest.mark.slow
 def test_tradeoff_figure_of_a_search():
     """A search's plot: the line joins the Pareto front only, other settings are grey dots, the budget a line,
     the best setting a star; presets and the best are labelled, other front points are not."""
