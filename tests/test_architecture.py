@@ -1,6 +1,6 @@
 """The layers of docs/architecture.md, checked on the source: every import must run along the arrows.
 
-models (torch only) ← core (checkpoints, complexity, paper, optim) ← data, evaluation ← lit, viz, tools ← cli.
+models (torch only) ← core (checkpoints, complexity, paper, optim) ← data, evaluation ← lit, viz, tools, search ← cli.
 The library never imports its tools or its command line.
 """
 
@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "viz": {"models", "core", "evaluation", "viz"},
     "lit": {"models", "core", "data", "evaluation", "lit"},
     "tools": {"models", "core", "data", "evaluation", "tools"},
-    "cli": {"models", "core", "data", "evaluation", "viz", "lit", "tools", "cli"},
+    "search": {"models", "core", "evaluation", "search"},
+    "cli": {"models", "core", "data", "evaluation", "viz", "lit", "tools", "search", "cli"},
     "root": set(),
 }
 # third-party packages a layer may import besides the standard library

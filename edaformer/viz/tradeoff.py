@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,13 @@ def tradeoff_figure(
     title: str | None = None,
     metric: str = "mIoU",
     latency_label: str = "latency (ms / image)",
+    *,
+    front: Collection[str] | None = None,
+    others: Sequence[Mapping[str, Any]] = (),
+    budget: float | None = None,
+    best: str | None = None,
+    cost: str = "gflops",
+    base: str | None = None,
 ) -> Figure:
     """mIoU (%) against GFLOPs, and against latency when the rows have ``latency_ms``; one point per setting.
 
@@ -127,6 +134,16 @@ def tradeoff_figure(
         title: figure title.
         metric: the accuracy key (values in [0, 1]).
         latency_label: x label of the latency panel (say the device and input size there).
+        front: the ``isr`` of the rows on a Pareto front (an ISR search): the line then joins only those, by
+            ``cost``, on the panel of ``cost`` (no line on the other panel), and only the presets and ``best`` are
+            labelled.
+        others: further rows drawn as small grey dots without labels (a search's other evaluated settings; their
+            ``metric`` may be ``None``, then ``search_score`` is used).
+        budget: a dashed vertical line at this cost on the panel of ``cost``.
+        best: the ``isr`` of the row to mark with a star (the best setting under the budget).
+        cost: the cost the front and the budget refer to: ``"gflops"`` or ``"latency_ms"``.
+        base: the ``isr`` of the row the labels' changes refer to (a model's training setting), labelled too;
+            ``None``: the ``train`` row, if any.
     """
     rows = sort_rows(rows)
     if not rows:
@@ -136,28 +153,48 @@ def tradeoff_figure(
     fig = Figure(figsize=(5.2 * ncols, 4.0), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     accs = [100 * float(r[metric]) if r.get(metric) is not None else math.nan for r in rows]
-    base = rows[0] if _label(rows[0]) == "train" else None
+    if base is None:
+        base_row = rows[0] if _label(rows[0]) == "train" else None
+    else:
+        base_row = next((r for r in rows if r["isr"] == base), None)
     xs_by_axis = [("gflops", "GFLOPs (multiply-accumulates, ×1e9)")]
     if has_latency:
         xs_by_axis.append(("latency_ms", latency_label))
     for ax, (key, xlabel) in zip(axes, xs_by_axis):
         xs = [float(r[key]) for r in rows]
-        ax.plot(xs, accs, "-", color="0.7", zorder=1)
+        if front is None:
+            ax.plot(xs, accs, "-", color="0.7", zorder=1)
+        else:
+            line = sorted((x, y) for r, x, y in zip(rows, xs, accs) if r["isr"] in front)
+            if line and key == cost:
+                ax.plot(*zip(*line), "-", color="0.55", zorder=1, label="Pareto front")
+            _draw_others(ax, others, key, metric)
         ax.scatter(xs, accs, s=40, zorder=2, c=[f"C{i}" for i in range(len(rows))])
         for i, (r, x, y) in enumerate(zip(rows, xs, accs)):
+            if best is not None and r["isr"] == best:
+                ax.plot(x, y, "*", color="gold", markeredgecolor="k", markersize=14, zorder=3, label="best")
+            if front is not None and not (r.get("setting") in PRESET_ORDER or r["isr"] in (best, base)):
+                continue
             text = _label(r)
-            if base is not None and r is not base:
-                dx = 100 * (x / float(base[key]) - 1)
-                dy = y - 100 * float(base[metric])
+            if base_row is not None and r is not base_row:
+                dx = 100 * (x / float(base_row[key]) - 1)
+                dy = y - 100 * float(base_row[metric])
                 text += f"\n{dx:+.0f}% {'GFLOPs' if key == 'gflops' else 'time'}, {dy:+.2f} {metric}"
             offset = (6, 8) if i % 2 == 0 else (6, -26)  # alternate above/below: neighbours rarely collide
             ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
         paper_points = _paper_points(rows, xs, reference)
         _draw_paper_miou(ax, paper_points)
+        if budget is not None and key == cost:
+            ax.axvline(budget, color="C3", linestyle="--", linewidth=1, label=f"budget {budget:.3g}")
+        if front is not None and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{metric} (%)")
         ax.grid(alpha=0.3)
-        xmin, xmax = min(xs), max(xs)
+        # others widen the cost range (not the accuracy range: far-off settings would squash the front)
+        span = xs + [float(r[key]) for r in others if r.get(key) is not None]
+        span += [budget] if budget is not None and key == cost else []
+        xmin, xmax = min(span), max(span)
         pad = 0.15 * (xmax - xmin or xmax or 1.0)
         ax.set_xlim(xmin - pad, xmax + 2.5 * pad)
         finite = [a for a in accs if not math.isnan(a)] + [y for _, y, _ in paper_points]
@@ -222,6 +259,17 @@ def _draw_paper_miou(ax: Any, points: Sequence[tuple[float, float, str]]) -> Non
             ax.plot(x, y, "*", mfc="none", color="0.25", markersize=10, label="paper, trained at aggressive")
     if points:
         ax.legend(fontsize=7, loc="upper right")
+
+
+def _draw_others(ax: Any, others: Sequence[Mapping[str, Any]], key: str, metric: str) -> None:
+    """Small grey dots: settings evaluated but off the front (their search score when not re-scored)."""
+    points = [
+        (float(r[key]), 100 * float(r[metric] if r.get(metric) is not None else r["search_score"]))
+        for r in others
+        if r.get(key) is not None
+    ]
+    if points:
+        ax.scatter(*zip(*points), s=10, color="0.65", zorder=0, label="other settings (search score)")
 
 
 def preset_settings() -> list[str]:

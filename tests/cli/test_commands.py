@@ -38,6 +38,7 @@ def test_every_user_command_is_installed():
         "edaformer-check-dataset",
         "edaformer-isr-table",
         "edaformer-visualize-attention",
+        "edaformer-isr-search",
     }
     assert required <= set(SCRIPTS)
     # each command has its own primary config, and scripts/ (or train.py / eval.py) keeps a thin wrapper
@@ -96,6 +97,12 @@ BAD = [
     ),
     ("edaformer-visualize-attention", ["ckpt_path=/no.pth", "image=y"], "ckpt_path does not exist: /no.pth"),
     ("edaformer-convert", ["output=x.pt"], "ckpt_path=... is required (see --help)"),
+    (
+        "edaformer-isr-search",
+        ["ckpt_path=x", "budget.gflops=4.5", "budget.fraction=0.8"],
+        "give exactly one of budget.gflops=..., budget.latency_ms=..., budget.fraction=... (got budget.gflops=4.5, "
+        "budget.fraction=0.8)",
+    ),
     ("edaformer-prepare-cityscapes", ["nproc=0"], "nproc=0: expected an integer >= 1"),
     (
         "edaformer-prepare-coco-stuff",
