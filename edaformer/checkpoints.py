@@ -8,8 +8,12 @@ Formats recognised (all read with ``torch.load(weights_only=True)``, whatever th
   ``num_classes`` and ``class_names`` in ``hyper_parameters``;
 - **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and
   the number of classes are read from the tensor shapes;
+- **hub folders** (``save_pretrained``, ``edaformer-export formats=[hf]``, ``edaformer-convert hub=true``):
+  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub`), a local directory or a Hugging Face Hub
+  repo id ``owner/name``;
 - **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
-  ``block1.0.*``, classifier ``head.*``) or our own ``eft_*`` classification checkpoints (``net.encoder.*``).
+  ``block1.0.*``, classifier ``head.*``), our own ``eft_*`` classification checkpoints (``net.encoder.*``) or the
+  hub folder of an EFT classifier, encoder or segmentor (its ``encoder.*`` / ``stages.*`` tensors).
 
 The authors' key names live in :mod:`edaformer.models.official` (the mapping table); this module only reads files.
 """
@@ -25,6 +29,7 @@ import torch
 from torch import nn
 
 from .models import create_model
+from .models.hub import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"
@@ -32,9 +37,10 @@ FORMAT_TAG = "edaformer"
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What was loaded: ``kind`` is ``"ours"``, ``"lightning"`` or ``"official"``.
+    """What was loaded: ``kind`` is ``"ours"``, ``"lightning"``, ``"official"`` or ``"hub"``.
 
-    ``class_names`` are those stored with the weights (Lightning checkpoints), else ``None``.
+    ``class_names`` / ``palette`` / ``dataset`` are those stored with the weights (Lightning checkpoints: names;
+    hub folders: all three when known), else ``None``.
     """
 
     path: str
@@ -43,6 +49,13 @@ class CheckpointInfo:
     num_classes: int
     dropped_keys: tuple[str, ...] = ()
     class_names: tuple[str, ...] | None = None
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    dataset: str | None = None
+
+
+def is_hub_reference(path: str | os.PathLike) -> bool:
+    """A hub folder (``config.json`` + ``model.safetensors``) or a Hub repo id ``owner/name`` (no such path)."""
+    return is_hub_folder(path) or looks_like_repo_id(os.fspath(path))
 
 
 # --- reading files -----------------------------------------------------------------------------------------------
@@ -120,6 +133,8 @@ def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> str:
     Every encoder tensor must be filled and every checkpoint tensor used (apart from the classifier head), else an
     error lists the keys.
     """
+    if is_hub_reference(path):
+        return _load_hub_encoder(encoder, path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pretrained weights not found: {path}")
     obj = load_checkpoint_file(path)
@@ -139,6 +154,18 @@ def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> str:
     return f"loaded {n} encoder tensors from {path} (authors' layout){extra}"
 
 
+def _load_hub_encoder(encoder: nn.Module, ref: str | os.PathLike) -> str:
+    """The encoder tensors of a hub folder (any of our models) into ``encoder``, strictly."""
+    model = HubMixin.from_pretrained(ref)
+    source = getattr(model, "encoder", model)  # segmentor / classifier: .encoder; an encoder: itself
+    missing, unexpected = encoder.load_state_dict(source.state_dict(), strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{ref}: encoder weights do not fit: missing {missing[:10]}, unexpected {unexpected[:10]}"
+        )
+    return f"loaded {len(source.state_dict())} encoder tensors from {ref} (hub folder of {model.model_name})"
+
+
 def _check_name(path: str, found: str | None, requested: str | None, what: str) -> None:
     if requested is not None and found is not None and requested != found:
         raise ValueError(f"{path}: checkpoint holds {what} {found!r}, but {requested!r} was requested")
@@ -149,10 +176,14 @@ def load_model(
 ) -> tuple[nn.Module, CheckpointInfo]:
     """Create the model a checkpoint describes and load its weights strictly; returns ``(model in eval mode, info)``.
 
-    ``model_name`` / ``num_classes`` are needed only where the file does not say (e.g. an ImageNet-pretrained
-    encoder in the authors' layout); where it does, they are checked against it.
+    ``path`` is a checkpoint file (ours, Lightning, the authors') or a hub folder / Hub repo id (then the model
+    comes under the folder's default inference ISR setting). ``model_name`` / ``num_classes`` are needed only where
+    the file does not say (e.g. an ImageNet-pretrained encoder in the authors' layout); where it does, they are
+    checked against it.
     """
     source = str(path)
+    if is_hub_reference(path):
+        return _load_hub_model(source, model_name, num_classes)
     obj = load_checkpoint_file(path)
     if not isinstance(obj, Mapping):
         raise ValueError(f"{source}: expected a checkpoint dictionary, got {type(obj).__name__}")
@@ -194,6 +225,27 @@ def load_model(
         if kind == "ours" and obj.get("isr"):
             model.set_isr(obj["isr"])
     return model.eval(), CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names)
+
+
+def _load_hub_model(
+    source: str, model_name: str | None, num_classes: int | None
+) -> tuple[nn.Module, CheckpointInfo]:
+    model = HubMixin.from_pretrained(source)  # HubError names the folder / repo id
+    meta = model.hub_metadata or {}
+    classes = getattr(model, "num_classes", None)
+    _check_name(source, model.model_name, model_name, "model")
+    _check_name(source, str(classes), None if num_classes is None else str(num_classes), "num_classes")
+    names, palette = meta.get("class_names"), meta.get("palette")
+    info = CheckpointInfo(
+        source,
+        "hub",
+        model.model_name,
+        int(classes or 0),
+        class_names=tuple(str(n) for n in names) if names else None,
+        palette=tuple(tuple(int(c) for c in color) for color in palette) if palette else None,
+        dataset=meta.get("dataset"),
+    )
+    return model.eval(), info
 
 
 # --- writing -----------------------------------------------------------------------------------------------------

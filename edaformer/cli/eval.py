@@ -29,7 +29,7 @@ from .utils import (
     overridden,
     plain_config,
     report_user_errors,
-    require_file,
+    require_checkpoint,
     run_dir,
     run_hydra_main,
 )
@@ -37,7 +37,7 @@ from .utils import (
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Load ``cfg.ckpt_path``, test it on the validation split under ``cfg.isr``; returns the result row."""
-    ckpt = require_file(cfg.get("ckpt_path"), "ckpt_path")
+    ckpt = require_checkpoint(cfg.get("ckpt_path"))
     L.seed_everything(cfg.seed, workers=True)
     dm = build_datamodule(cfg)
     requested = cfg.model.model_name if overridden("model") else None  # then checked against the checkpoint

@@ -23,7 +23,7 @@ from .utils import (
     isr_setting,
     overridden,
     report_user_errors,
-    require_file,
+    require_checkpoint,
     run_hydra_main,
 )
 
@@ -36,7 +36,7 @@ def load(cfg: DictConfig) -> tuple[torch.nn.Module, str]:
     if cfg.ckpt_path is not None:
         from ..checkpoints import load_model
 
-        ckpt = require_file(cfg.ckpt_path, "ckpt_path")
+        ckpt = require_checkpoint(cfg.ckpt_path)
         requested = cfg.model.model_name if overridden("model") else None
         try:
             model, info = load_model(ckpt, model_name=requested, num_classes=num_classes)

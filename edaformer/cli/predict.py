@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..evaluation import ImageInputError, Segmenter, find_images, load_image
 from ..viz import add_legend, colorize, legend_entries, overlay, present_classes
 from .segmenter_config import segmenter_from_config
-from .utils import CONF_DIR, UserError, report_user_errors, require_file, run_hydra_main
+from .utils import CONF_DIR, UserError, report_user_errors, require_checkpoint, run_hydra_main
 
 log = logging.getLogger("edaformer.predict")
 OUTPUT_KINDS = ("label", "color", "overlay")
@@ -43,7 +43,7 @@ def _choice(group: str) -> str | None:
 
 def build_segmenter(cfg: DictConfig) -> Segmenter:
     """Model + class metadata + test recipe from the config (``data`` group first, then ``dataset``)."""
-    require_file(cfg.get("ckpt_path"), "ckpt_path")
+    require_checkpoint(cfg.get("ckpt_path"))
     with open_dict(cfg):
         cfg.data_choice = _choice("data")
     try:

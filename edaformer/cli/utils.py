@@ -266,6 +266,20 @@ def require_file(path: str | None, what: str) -> str:
     return path
 
 
+def require_checkpoint(path: str | None, what: str = "ckpt_path") -> str:
+    """A checkpoint file, a hub folder (``config.json`` + ``model.safetensors``) or a Hugging Face Hub repo id
+    ``owner/name`` (read by :func:`~edaformer.checkpoints.load_model`); else a UserError."""
+    from ..checkpoints import is_hub_reference
+
+    if path is not None and not os.path.isfile(path) and os.path.isdir(path) and not is_hub_reference(path):
+        raise UserError(
+            f"{what}={path} is a folder without config.json and model.safetensors (not a hub folder)"
+        )
+    if path is not None and is_hub_reference(path):
+        return str(path)
+    return require_file(path, what)
+
+
 def run_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.output_dir)
 

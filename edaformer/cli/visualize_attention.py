@@ -27,6 +27,7 @@ from .utils import (
     as_list,
     isr_setting,
     report_user_errors,
+    require_checkpoint,
     require_file,
     run_hydra_main,
     shown,
@@ -47,7 +48,7 @@ def _setting_label(setting: ISRSetting) -> str:
 
 
 def visualize(cfg: DictConfig) -> Path:
-    require_file(cfg.get("ckpt_path"), "ckpt_path")
+    require_checkpoint(cfg.get("ckpt_path"))
     require_file(cfg.get("image"), "image")
     with open_dict(cfg):
         cfg.data_choice = _choice("data")

@@ -9,11 +9,12 @@ from torch import nn
 
 from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
+from .hub import HubMixin, record_factory
 from .isr import EFALevel, ISRLike, ISRMixin
 from .layers import resize
 
 
-class EDAFormer(ISRMixin, nn.Module):
+class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"):
     """Semantic segmentor: ``forward(images[B, 3, H, W]) → logits[B, K, H, W]`` at the input resolution.
 
     The head predicts at 1/8; logits are upsampled bilinearly (align_corners=False). Any ``H, W ≥ 32`` works.
@@ -55,6 +56,7 @@ def _edaformer(
     decoder_drop_path: float,
     dropout: float,
 ) -> EDAFormer:
+    args = {k: v for k, v in locals().items() if k != "variant"}
     encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans)
     head = EDAFormerHead(
         encoder.feature_info,
@@ -65,6 +67,7 @@ def _edaformer(
         dropout=dropout,
     )
     model = EDAFormer(encoder, head)
+    record_factory(model, f"edaformer_{variant}", args)
     model.set_isr(isr)  # None: keeps the training ratios
     return model
 
