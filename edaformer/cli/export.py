@@ -1,5 +1,6 @@
 """``edaformer-export``: ONNX (dynamic batch/H/W), TorchScript or torch.export with the ISR setting baked in
-(:mod:`edaformer.tools.export`). Arguments: ``conf/export.yaml`` (``edaformer-export --help``).
+(:mod:`edaformer.tools.export`), or a Hugging Face Hub folder (``formats=[hf]``: safetensors, config.json, model
+card; :mod:`edaformer.tools.hub`). Arguments: ``conf/export.yaml`` (``edaformer-export --help``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from ..checkpoints import CheckpointInfo
 from ..tools.export import FORMAT_SUFFIX, export_model, max_abs_diff, min_input_side
 from .utils import (
     CONF_DIR,
@@ -30,8 +32,12 @@ from .utils import (
 log = logging.getLogger("edaformer.export")
 
 
-def load(cfg: DictConfig) -> tuple[torch.nn.Module, str]:
-    """The model to export and its name: from ``ckpt_path``, else ``cfg.model.net`` with random weights."""
+FORMATS = (*FORMAT_SUFFIX, "hf")  # hf: a Hugging Face Hub folder (save_pretrained)
+
+
+def load(cfg: DictConfig) -> tuple[torch.nn.Module, str, CheckpointInfo | None]:
+    """The model to export, its name and what was loaded: from ``ckpt_path``, else ``cfg.model.net`` with random
+    weights (no info)."""
     num_classes = None if cfg.num_classes is None else as_count(cfg.num_classes, "num_classes")
     if cfg.ckpt_path is not None:
         from ..checkpoints import load_model
@@ -43,36 +49,60 @@ def load(cfg: DictConfig) -> tuple[torch.nn.Module, str]:
         except (ValueError, KeyError) as err:
             raise UserError(str(err).splitlines()[0]) from None
         log.info("loaded %s (%d classes) from %s", info.model_name, info.num_classes, ckpt)
-        return model, info.model_name
+        return model, info.model_name, info
     log.info("no ckpt_path: exporting %s with random weights", cfg.model.model_name)
-    return instantiate(cfg.model.net), cfg.model.model_name
+    return instantiate(cfg.model.net), cfg.model.model_name, None
+
+
+def export_hub_folder(model: torch.nn.Module, folder: Path, info: CheckpointInfo | None, verify: bool) -> str:
+    """``model.save_pretrained(folder)`` with the checkpoint's metadata; returns the line to print."""
+    from ..checkpoints import load_model
+    from ..tools.hub import hub_metadata
+
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise UserError(f"{folder} exists and is not an empty folder; choose another output= or output_dir=")
+    metadata = {} if info is None else hub_metadata(model, info, info.path)
+    model.save_pretrained(folder, config=metadata)
+    files = ", ".join(sorted(p.name for p in folder.iterdir()))
+    line = f"hf: {folder} ({files}; ISR {model.isr})"
+    if verify:
+        reloaded, _ = load_model(folder)
+        x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            line += f"; max |diff| after reloading {float((reloaded(x) - model(x)).abs().max()):.2e}"
+    return line
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="export", version_base="1.3")
 @report_user_errors
 def _main(cfg: DictConfig) -> None:
-    formats = [as_choice(f, list(FORMAT_SUFFIX), "formats") for f in as_list(cfg.formats)]
+    formats = [as_choice(f, FORMATS, "formats") for f in as_list(cfg.formats)]
     if not formats:
-        raise UserError(f"formats=[]: name at least one of {', '.join(FORMAT_SUFFIX)}")
+        raise UserError(f"formats=[]: name at least one of {', '.join(FORMATS)}")
     if cfg.output is not None and len(formats) > 1:
         raise UserError("output= names one file; use output_dir= to export several formats")
     exporter = as_choice(cfg.exporter, ("dynamo", "torchscript"), "exporter")
     static = None if cfg.size is None else as_size(cfg.size, minimum=32)
-    model, name = load(cfg)
-    if getattr(model, "decode_head", None) is None:
-        raise UserError(f"{name}: export takes a segmentor (edaformer_t, edaformer_b)")
+    model, name, info = load(cfg)
+    graphs = [f for f in formats if f != "hf"]
+    if graphs and getattr(model, "decode_head", None) is None:
+        raise UserError(f"{name}: formats={','.join(graphs)} take a segmentor (edaformer_t, edaformer_b)")
     if cfg.isr is not None:
         try:
             model.set_isr(isr_setting(cfg.isr))
         except ValueError as err:
             raise UserError(f"isr: {err}") from None
     model.eval()
-    side = min_input_side(model)
     for fmt in formats:
         if cfg.output is not None:
             path = Path(cfg.output)
         else:
-            path = Path(cfg.output_dir) / f"{name}_{str(model.isr).replace(',', '_')}{FORMAT_SUFFIX[fmt]}"
+            suffix = FORMAT_SUFFIX.get(fmt, "_hf")
+            path = Path(cfg.output_dir) / f"{name}_{str(model.isr).replace(',', '_')}{suffix}"
+        if fmt == "hf":
+            print(export_hub_folder(model, path, info, bool(cfg.verify)))
+            continue
+        side = min_input_side(model)
         kwargs: dict = {"example_size": static}
         if fmt == "onnx":
             kwargs.update(dynamic=static is None, opset=as_count(cfg.opset, "opset"), exporter=exporter)

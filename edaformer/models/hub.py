@@ -296,8 +296,9 @@ class HubMixin(
         model = build_from_config(config, model_id)
         if not isinstance(model, cls):
             raise HubError(
-                f"{model_id} holds {config['model_name']} (a {type(model).__name__}), not a {cls.__name__}; "
-                f"use {type(model).__name__}.from_pretrained or edaformer.checkpoints.load_model"
+                f"{model_id} holds {config['model_name']} ({type(model).__name__}), which "
+                f"{cls.__name__}.from_pretrained does not load; use {type(model).__name__}.from_pretrained or "
+                "edaformer.checkpoints.load_model"
             )
         if os.path.isdir(model_id):
             weights = os.path.join(model_id, WEIGHTS_NAME)
