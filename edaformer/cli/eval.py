@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from ..checkpoints import load_model
-from .evaluate import evaluate_setting, save_rows, summary_table
+from .evaluate import evaluate_setting, log_confusion_images, save_rows, summary_table
 from .train import apply_tta, build_datamodule, runtime_extras
 from .utils import (
     CONF_DIR,
@@ -73,7 +73,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for lg in loggers:
         lg.log_metrics({f"eval/{k}": v for k, v in row.items() if isinstance(v, float)})
     if trainer.is_global_zero:
-        save_rows([row], run_dir(cfg), stem="results")
+        log_confusion_images(loggers, save_rows([row], run_dir(cfg), stem="results"))
         print(row.get("table", ""))
         print(summary_table([row]))
         print(f"Run dir: {run_dir(cfg)}")

@@ -178,6 +178,21 @@ def _help_groups(*, _root_: DictConfig) -> str:
 OmegaConf.register_new_resolver("edaformer_help_groups", _help_groups, replace=True)
 
 
+def _launch_dir() -> str:
+    """The directory the command was started from (``paths.root_dir``): Hydra's ``runtime.cwd`` once Hydra has set
+    up the run; before that — a launcher plugin such as submitit resolves its folders while Hydra prepares a
+    multirun — the process's working directory, which is the same place (``hydra.job.chdir`` is false)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return str(HydraConfig.get().runtime.cwd)
+    except ValueError:
+        return os.getcwd()
+
+
+OmegaConf.register_new_resolver("edaformer_launch_dir", _launch_dir, replace=True)
+
+
 def overridden(key: str) -> bool:
     """Whether ``key=...`` (or ``+key=``/``~key``) was given on the command line of the running Hydra app."""
     from hydra.core.hydra_config import HydraConfig
@@ -307,7 +322,8 @@ def prepare_wandb_env() -> None:
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger]:
-    """Loggers from ``cfg.logger`` (a dict of logger configs); TensorBoard is skipped when not installed."""
+    """Loggers from ``cfg.logger`` (a dict of logger configs); TensorBoard is skipped when not installed, MLflow
+    missing is a UserError."""
     loggers = []
     for name, conf in (cfg or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
@@ -318,6 +334,8 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger
         ):
             log.warning("logger %s skipped: tensorboard is not installed", name)
             continue
+        if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
+            raise UserError(f"logger {name}: MLflow is not installed (pip install 'edaformer[mlflow]')")
         if target.endswith("WandbLogger"):
             prepare_wandb_env()
         loggers.append(instantiate(conf))
