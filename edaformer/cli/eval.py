@@ -39,12 +39,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Load ``cfg.ckpt_path``, test it on the validation split under ``cfg.isr``; returns the result row."""
     ckpt = require_checkpoint(cfg.get("ckpt_path"))
     L.seed_everything(cfg.seed, workers=True)
-    dm = build_datamodule(cfg)
     requested = cfg.model.model_name if overridden("model") else None  # then checked against the checkpoint
-    try:
+    try:  # before the data: a checkpoint (or repo id) that cannot be read fails at once
         net, info = load_model(ckpt, model_name=requested, num_classes=None)
     except (ValueError, KeyError) as err:
         raise UserError(str(err).splitlines()[0]) from None
+    dm = build_datamodule(cfg)
     if info.num_classes != dm.num_classes:
         raise UserError(
             f"{ckpt} predicts {info.num_classes} classes but data {cfg.data._target_} has {dm.num_classes}"
