@@ -86,7 +86,10 @@ def _main(cfg: DictConfig) -> None:
     model, name, info = load(cfg)
     graphs = [f for f in formats if f != "hf"]
     if graphs and getattr(model, "decode_head", None) is None:
-        raise UserError(f"{name}: formats={','.join(graphs)} take a segmentor (edaformer_t, edaformer_b)")
+        raise UserError(
+            f"{name}: export takes a segmentor (edaformer_t, edaformer_b) for formats={','.join(graphs)}; "
+            "formats=[hf] takes any model"
+        )
     if cfg.isr is not None:
         try:
             model.set_isr(isr_setting(cfg.isr))
