@@ -17,7 +17,7 @@ from edaformer.data.demo import DEMO_CLASSES, DEMO_PALETTE
 from edaformer.models import create_model
 from tests.conftest import run_main
 
-from .helpers import run, tiny
+from .helpers import run, tiny, tiny_eval
 
 
 def compose_train(*overrides: str):
@@ -143,13 +143,7 @@ def test_submitit_local_launcher_runs_an_isr_sweep(data_dir, tmp_path):
         f"hydra.sweep.dir={sweep}",
         f"ckpt_path={hub}",
         "isr=train,paper",
-        f"paths.data_dir={data_dir}",
-        "data.num_train=16",
-        "data.num_val=4",
-        "data.num_workers=0",
-        "data.persistent_workers=false",
-        "trainer.accelerator=cpu",
-        "flops_size=[64,64]",
+        *tiny_eval(data_dir),
     ]
     proc = run("eval.py", args, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -21,6 +21,8 @@ from edaformer.data.demo import DEMO_CLASSES, DEMO_PALETTE
 from edaformer.models import EDAFormer, create_model
 from tests.conftest import random_official_state_dict, run_main
 
+from .helpers import tiny_eval
+
 
 @pytest.fixture(scope="module")
 def demo_hub(tmp_path_factory):
@@ -71,13 +73,7 @@ def test_eval_and_predict_take_a_hub_folder(demo_hub, tmp_path, capsys):
     ensure_demo_dataset(data / "demo", num_train=16, num_val=4)
     args = [
         f"ckpt_path={demo_hub}",
-        f"paths.data_dir={data}",
-        "data.num_train=16",
-        "data.num_val=4",
-        "data.num_workers=0",
-        "data.persistent_workers=false",
-        "trainer.accelerator=cpu",
-        "flops_size=[64,64]",
+        *tiny_eval(data),
         f"hydra.run.dir={tmp_path / 'eval'}",
     ]
     assert run_main(eval_main, *args) == 0
