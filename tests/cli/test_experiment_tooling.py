@@ -113,7 +113,9 @@ def test_limit_with_mlflow(data_dir, tmp_path):
     proc = run("train.py", [*args, "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = mlflow.MlflowClient(tracking_uri=uri)
-    runs = client.search_runs([client.get_experiment_by_name("edaformer").experiment_id])
+    experiment = client.get_experiment_by_name("edaformer")
+    assert experiment.artifact_location.endswith("/mlflow-artifacts")  # under the log dir, not the cwd
+    runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1
     found = runs[0]
     assert found.info.run_name == "debug_edaformer_t_demo" and found.info.status == "FINISHED"
