@@ -3,36 +3,65 @@
 Formats recognised (all read with ``torch.load(weights_only=True)``, whatever the environment asks torch to do):
 
 - **ours** (``edaformer-convert`` output, :func:`save_model`):
-  ``{"format": "edaformer", "model_name", "num_classes", "isr", "state_dict"}``;
+  ``{"format": "edaformer", "model_name", "num_classes", "isr", "train_isr", "state_dict"}``;
 - **Lightning** (``edaformer-train`` checkpoints): ``state_dict`` keys prefixed ``net.``, with ``model_name``,
-  ``num_classes`` and ``class_names`` in ``hyper_parameters``;
+  ``num_classes``, ``class_names`` and ``train_isr`` in ``hyper_parameters``;
 - **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and
-  the number of classes are read from the tensor shapes;
-- **hub folders** (``save_pretrained``, ``edaformer-export formats=[hf]``, ``edaformer-convert hub=true``):
-  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub`), a local directory or a Hugging Face Hub
-  repo id ``owner/name``;
+  the number of classes are read from the tensor shapes; the authors released models trained at the standard
+  ratios only;
+- **hub folders** (``save_pretrained``, ``edaformer-export formats=[hf]``, ``edaformer-convert format=hf``):
+  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub`, with ``train_isr``), a local directory or a
+  Hugging Face Hub repo id ``owner/name``;
 - **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
   ``block1.0.*``, classifier ``head.*``), our own ``eft_*`` classification checkpoints (``net.encoder.*``) or the
   hub folder of an EFT classifier, encoder or segmentor (its ``encoder.*`` / ``stages.*`` tensors).
 
 The authors' key names live in :mod:`edaformer.models.official` (the mapping table); this module only reads files.
+Every format we write records the ratios the model was trained at (``model.train_isr``, e.g. ``"16,8,4,2-2,4,8"``)
+and :func:`load_model` rebuilds the model with them; files without the entry (older ones, the authors') were
+trained at the standard (8,4,2,1)-(1,2,4).
+Every file is written through :func:`atomic_write` (a temporary file beside the final name, then a rename).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import pickle
+import re
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Literal
 
 import torch
 from torch import nn
 
-from .models import create_model
+from .models import EFTClassifier, create_model
 from .models.hub import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"
+Task = Literal["segmentation", "classification"]
+
+# What each kind of checkpoint is for, for error messages that point to the command that takes it.
+_USES: dict[str, str] = {
+    "classification": "edaformer-eval data=imagenet ckpt_path=PATH evaluates it; edaformer-train "
+    "model.pretrained=PATH starts a segmentation training from its encoder",
+    "segmentation": "edaformer-eval, edaformer-predict and edaformer-visualize-attention take it",
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot serve what was asked of it (another model, other classes); names the file.
+    Commands report it as one line, exit status 2."""
+
+    exit_status = 2
+
+
+class CheckpointKindError(CheckpointError):
+    """A checkpoint of another kind than the command needs (a classifier given to a segmentation command, a
+    converted weights file given to resume a training, ...)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +69,8 @@ class CheckpointInfo:
     """What was loaded: ``kind`` is ``"ours"``, ``"lightning"``, ``"official"`` or ``"hub"``.
 
     ``class_names`` / ``palette`` / ``dataset`` are those stored with the weights (Lightning checkpoints: names;
-    hub folders: all three when known), else ``None``.
+    hub folders: all three when known), else ``None``; ``train_isr`` the ratios the model was trained at as
+    recorded in the file (``None``: not recorded, the standard ones); ``task`` the kind of model.
     """
 
     path: str
@@ -49,6 +79,8 @@ class CheckpointInfo:
     num_classes: int
     dropped_keys: tuple[str, ...] = ()
     class_names: tuple[str, ...] | None = None
+    train_isr: str | None = None
+    task: Task = "segmentation"
     palette: tuple[tuple[int, int, int], ...] | None = None
     dataset: str | None = None
 
@@ -71,16 +103,39 @@ def _numpy_safe_globals() -> list:
     return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
 
 
-def load_checkpoint_file(path: str | os.PathLike) -> object:
-    """``torch.load(path, weights_only=True)`` on CPU, with errors that name the file."""
+def load_checkpoint_file(path: str | os.PathLike, mmap: bool = False) -> object:
+    """``torch.load(path, weights_only=True)`` on CPU, with errors that name the file.
+
+    ``weights_only=True`` is passed explicitly, so a file that needs code to unpickle is refused even when the
+    environment sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` (torch honours that variable only for calls that leave
+    ``weights_only`` unset). ``mmap=True`` maps the tensors instead of reading them (cheap inspection of a large
+    file; falls back to reading for files in torch's legacy format).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors name the offending global
-        raise ValueError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {err}") from err
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            except RuntimeError as err:
+                if not mmap or "mmap" not in str(err):
+                    raise
+                return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read checkpoint {path}: {_load_failure(err)}") from err
+
+
+def _load_failure(err: Exception) -> str:
+    """The informative line of a ``torch.load`` error (torch's messages span paragraphs)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if isinstance(err, pickle.UnpicklingError):
+        found = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "")
+        found = found.removeprefix("WeightsUnpickler error: ").split(". Please")[0].rstrip(".")
+        return f"it needs code to unpickle, refused by torch.load(weights_only=True) ({found})"
+    if "zip archive" in str(err) or "central directory" in str(err):
+        return "not a complete torch file (truncated or corrupted?)"
+    return lines[0] if lines else type(err).__name__
 
 
 def read_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, object]) -> dict[str, torch.Tensor]:
@@ -168,32 +223,39 @@ def _load_hub_encoder(encoder: nn.Module, ref: str | os.PathLike) -> str:
 
 def _check_name(path: str, found: str | None, requested: str | None, what: str) -> None:
     if requested is not None and found is not None and requested != found:
-        raise ValueError(f"{path}: checkpoint holds {what} {found!r}, but {requested!r} was requested")
+        raise CheckpointError(f"{path}: checkpoint holds {what} {found!r}, but {requested!r} was requested")
 
 
 def load_model(
-    path: str | os.PathLike, model_name: str | None = None, num_classes: int | None = None
+    path: str | os.PathLike,
+    model_name: str | None = None,
+    num_classes: int | None = None,
+    task: Task | None = None,
 ) -> tuple[nn.Module, CheckpointInfo]:
     """Create the model a checkpoint describes and load its weights strictly; returns ``(model in eval mode, info)``.
 
     ``path`` is a checkpoint file (ours, Lightning, the authors') or a hub folder / Hub repo id (then the model
     comes under the folder's default inference ISR setting). ``model_name`` / ``num_classes`` are needed only where
     the file does not say (e.g. an ImageNet-pretrained encoder in the authors' layout); where it does, they are
-    checked against it.
+    checked against it. ``task`` (the kind of model the caller needs) raises :class:`CheckpointKindError` for a
+    checkpoint of the other kind, saying which it is and which command takes it (:func:`check_task`).
     """
     source = str(path)
     if is_hub_reference(path):
-        return _load_hub_model(source, model_name, num_classes)
+        return _load_hub_model(source, model_name, num_classes, task)
     obj = load_checkpoint_file(path)
     if not isinstance(obj, Mapping):
         raise ValueError(f"{source}: expected a checkpoint dictionary, got {type(obj).__name__}")
     hparams = obj.get("hyper_parameters")
     class_names = None
+    train_isr = None
     if obj.get("format") == FORMAT_TAG:
         name, classes, kind = obj["model_name"], int(obj["num_classes"]), "ours"
         state = dict(obj["state_dict"])
+        train_isr = obj.get("train_isr")
     elif isinstance(hparams, Mapping) and "model_name" in hparams:
         name, classes, kind = hparams["model_name"], int(hparams["num_classes"]), "lightning"
+        train_isr = hparams.get("train_isr")
         state = {k[len("net.") :]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
         if not state:
             raise ValueError(f"{source}: Lightning checkpoint without 'net.*' weights")
@@ -212,7 +274,9 @@ def load_model(
             name, classes = model_name, num_classes
     _check_name(source, name, model_name, "model")
     _check_name(source, str(classes), None if num_classes is None else str(num_classes), "num_classes")
-    model = create_model(name, num_classes=classes)
+    model = create_model(name, num_classes=classes, train_isr=train_isr)
+    found = _task_of(model)
+    check_task(CheckpointInfo(source, kind, name, classes, task=found), task)
     dropped: list[str] = []
     if kind == "official":
         dropped = load_official_checkpoint(model, state)
@@ -224,11 +288,96 @@ def load_model(
             )
         if kind == "ours" and obj.get("isr"):
             model.set_isr(obj["isr"])
-    return model.eval(), CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names)
+    info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr, found)
+    return model.eval(), info
+
+
+def _task_of(model: nn.Module) -> Task:
+    return "classification" if isinstance(model, EFTClassifier) else "segmentation"
+
+
+def check_task(info: CheckpointInfo, task: Task | None) -> None:
+    """Raise :class:`CheckpointKindError` when the checkpoint ``info`` describes is not of the kind ``task`` the
+    caller needs (``None``: any), saying which kind it is and which command takes it."""
+    if task is None or info.task == task:
+        return
+    what = "an ImageNet classification" if info.task == "classification" else "a segmentation"
+    raise CheckpointKindError(
+        f"{info.path} is {what} checkpoint ({info.model_name}, {info.num_classes} classes), but this command "
+        f"needs a {task} checkpoint; {_USES[info.task].replace('PATH', info.path)}"
+    )
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | None = None) -> str:
+    """Fill every weight of ``model`` from a segmentation checkpoint of any kind :func:`load_model` reads (weights
+    only: no optimiser, step or schedule), strictly; returns a one-line report.
+
+    This is how fine-tuning starts from a trained model, e.g. at other training ratios (``model.init_from``): the
+    checkpoint's pooling ratios do not matter, since no weight depends on them. ``model_name`` is checked against
+    the checkpoint's; a different class count is a :class:`CheckpointError`.
+    """
+    source, info = load_model(path, model_name=model_name)
+    classes = getattr(model, "num_classes", info.num_classes)
+    if info.num_classes != classes:
+        raise CheckpointError(
+            f"{path}: the checkpoint predicts {info.num_classes} classes but the model has {classes}; "
+            "starting from its weights needs the same classes"
+        )
+    model.load_state_dict(source.state_dict(), strict=True)
+    trained = info.train_isr or str(source.train_isr)
+    return (
+        f"initialised all {len(model.state_dict())} tensors from {path} "
+        f"({info.kind} {info.model_name} checkpoint, trained at {trained})"
+    )
+
+
+def check_training_checkpoint(
+    path: str | os.PathLike, expected: Mapping[str, torch.Tensor], model: str
+) -> Mapping[str, object]:
+    """Check, before a training resumes from ``path``, that it is a Lightning training checkpoint whose weights
+    fit ``expected`` (the configured module's ``state_dict``; ``model`` describes it for the message).
+
+    The file is memory-mapped, so the check reads no tensor data. Raises ``ValueError`` (unreadable file) or
+    :class:`CheckpointKindError` (another kind of file, or weights of another model); returns the checkpoint.
+    """
+    source = str(path)
+    obj = load_checkpoint_file(path, mmap=True)
+    is_lightning = isinstance(obj, Mapping) and "pytorch-lightning_version" in obj and "state_dict" in obj
+    if not is_lightning:
+        kind = (
+            "a converted weights file" if isinstance(obj, Mapping) and obj.get("format") else "a weights file"
+        )
+        raise CheckpointKindError(
+            f"ckpt_path={source} is {kind}, not a Lightning training checkpoint: ckpt_path= resumes a run from "
+            f"the last.ckpt it wrote; to start a new training from these weights use model.init_from={source} "
+            f"(segmentation weights) or model.pretrained={source} (ImageNet encoder weights)"
+        )
+    state = obj["state_dict"]
+    hparams = obj.get("hyper_parameters") or {}
+    shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    wanted = {k: tuple(v.shape) for k, v in expected.items()}
+    differ = [k for k in wanted if k in shapes and shapes[k] != wanted[k]]
+    missing = [k for k in wanted if k not in shapes]
+    unexpected = [k for k in shapes if k not in wanted]
+    if differ or missing or unexpected:
+        held = f"{hparams.get('model_name', '?')} with {hparams.get('num_classes', '?')} classes"
+        problems = [f"{len(differ)} tensor(s) of another shape"] if differ else []
+        problems += [f"{len(missing)} missing"] if missing else []
+        problems += [f"{len(unexpected)} unexpected"] if unexpected else []
+        example = (
+            f"{differ[0]}: {list(shapes[differ[0]])} in the file, {list(wanted[differ[0]])} here"
+            if differ
+            else (missing or unexpected)[0]
+        )
+        raise CheckpointKindError(
+            f"ckpt_path={source} holds {held}, which does not fit the configured {model}: "
+            f"{', '.join(problems)} (e.g. {example}); resume with the model= and data= of the run that wrote it"
+        )
+    return obj
 
 
 def _load_hub_model(
-    source: str, model_name: str | None, num_classes: int | None
+    source: str, model_name: str | None, num_classes: int | None, task: Task | None
 ) -> tuple[nn.Module, CheckpointInfo]:
     model = HubMixin.from_pretrained(source)  # HubError names the folder / repo id
     meta = model.hub_metadata or {}
@@ -242,24 +391,83 @@ def _load_hub_model(
         model.model_name,
         int(classes or 0),
         class_names=tuple(str(n) for n in names) if names else None,
+        train_isr=str(model.train_isr),
+        task=_task_of(model),
         palette=tuple(tuple(int(c) for c in color) for color in palette) if palette else None,
         dataset=meta.get("dataset"),
     )
+    check_task(info, task)
     return model.eval(), info
 
 
 # --- writing -----------------------------------------------------------------------------------------------------
-def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> None:
-    """Write ``model`` in our format (atomically: temp file, then rename)."""
+_HOST = re.sub(r"[^\w-]", "_", socket.gethostname())
+_TEMP = re.compile(r"^\..+\.(?P<host>[\w-]+)-(?P<pid>\d+)\.tmp$")
+
+
+def temp_path(path: Path) -> Path:
+    """The temporary file :func:`atomic_write` writes before renaming it to ``path``: hidden, in the same folder,
+    named after the writing host and process (``.last.ckpt.<host>-<pid>.tmp``)."""
+    return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}.tmp")
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writers on this host left in ``folder`` when they were killed (their
+    process no longer exists); files of live processes and of other hosts stay. Returns the removed paths."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        match = _TEMP.match(entry.name)
+        if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
+            continue
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` by ``write(file)`` into :func:`temp_path`, flushed to disk, then renamed over ``path``: a
+    reader never sees half a file and a kill leaves the previous file intact. The temporary file is removed if
+    writing fails, and those of killed writers in the folder are removed first (:func:`remove_stale_temp_files`).
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> None:
+    """Write ``model`` in our format (atomically, :func:`atomic_write`), with its current ISR setting and the
+    ratios it was trained at."""
     payload = {
         "format": FORMAT_TAG,
         "model_name": model_name,
         "num_classes": int(model.num_classes),
         "isr": str(model.isr),
+        "train_isr": str(model.train_isr),
         "state_dict": model.state_dict(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(payload, f))

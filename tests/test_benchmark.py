@@ -64,6 +64,7 @@ def test_model_spec_parsing():
         ModelSpec.parse("edaformer_x").build(10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isr", ["train", "paper"])
 def test_unfused_attention_is_the_same_model(isr):
     fused = create_model("edaformer_t", num_classes=19, isr=isr).eval()
@@ -97,6 +98,7 @@ else:
 """
 
 
+@pytest.mark.slow
 def test_peak_memory_tracks_an_allocation():
     """Measured in a fresh interpreter: what earlier tests left in this process (glibc's heap and thresholds,
     ``malloc_cache=true`` above all) may serve a 48 MiB block from memory that is already resident."""
@@ -110,6 +112,7 @@ def test_peak_memory_tracks_an_allocation():
     assert int(peak) >= int(before) + int(rise)
 
 
+@pytest.mark.slow
 def test_train_call_updates_weights():
     model = create_model("edaformer_t", num_classes=5)
     images, labels = random_batch(1, (64, 64), 5, torch.device("cpu"))
@@ -120,6 +123,7 @@ def test_train_call_updates_weights():
     assert not torch.equal(before, model.decode_head.classifier.weight)
 
 
+@pytest.mark.slow
 def test_cli_interleaved_run_writes_table_and_json(tmp_path, capsys):
     args = ["models=[edaformer_t,edaformer_t:unfused]", "isr_settings=[train,paper]", "sizes=[[64,96]]"]
     args += ["repeats=2", "warmup=1", f"threads={torch.get_num_threads()}", f"hydra.run.dir={tmp_path}"]
@@ -136,6 +140,7 @@ def test_cli_interleaved_run_writes_table_and_json(tmp_path, capsys):
     assert (tmp_path / "benchmark.md").read_text().count("| edaformer_t") == 4
 
 
+@pytest.mark.slow
 def test_cli_train_mode_uses_recipe_defaults(tmp_path, capsys):
     args = ["train=true", "models=[edaformer_t]", "sizes=[[64,64]]", "repeats=1", "warmup=0", "memory=false"]
     assert run_main(benchmark_main, *args, "memory_formats=[contiguous]", f"hydra.run.dir={tmp_path}") == 0
@@ -179,6 +184,7 @@ def test_cli_malloc_cache_in_its_own_process(tmp_path):
     assert header.endswith("malloc cache on") or "malloc cache" not in header  # absent only without glibc
 
 
+@pytest.mark.slow
 def test_segformer_baseline_in_the_same_run(tmp_path, capsys):
     pytest.importorskip("transformers")
     model = segformer_baseline("segformer-b0", num_classes=7).eval()

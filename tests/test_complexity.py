@@ -15,6 +15,7 @@ from edaformer.paper import BENCHMARKS, PAPER_GFLOPS, PAPER_PARAMS, within_toler
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "preset", "dataset"), list(PAPER_GFLOPS))
 def test_every_paper_gflops_cell(name, preset, dataset):
     bench = BENCHMARKS[dataset]
@@ -25,6 +26,7 @@ def test_every_paper_gflops_cell(name, preset, dataset):
     assert within_tolerance(dataset, ours, paper), f"{ours:.3f} vs paper {paper}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PAPER_PARAMS))
 def test_params_and_classifier_gflops(name):
     paper_m, classes, paper_g = PAPER_PARAMS[name]
@@ -34,6 +36,7 @@ def test_params_and_classifier_gflops(name):
         assert abs(count_flops(model, (3, 224, 224)) - paper_g) <= 0.06
 
 
+@pytest.mark.slow
 def test_isr_changes_flops_not_params_or_output_shape():
     model = create_model("edaformer_t", num_classes=150)
     params = count_params(model)
@@ -47,6 +50,7 @@ def test_isr_changes_flops_not_params_or_output_shape():
     assert flops["train"] > flops["dec2x"] > flops["paper"] > flops["aggressive"]
 
 
+@pytest.mark.slow
 def test_counting_leaves_model_untouched_and_is_fast():
     model = create_model("edaformer_b", num_classes=19)
     before = model.encoder.stages[0].blocks[0].attn.kv_proj.weight.clone()
@@ -74,6 +78,7 @@ def test_attention_products_formula():
     assert count_flops(Wrap(), (256, 16, 16)) * 1e9 == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_complexity_cli_single_and_table():
     cmd = [sys.executable, str(REPO / "scripts" / "complexity.py")]
     args = [
@@ -93,6 +98,7 @@ def test_complexity_cli_single_and_table():
     assert bad.returncode == 2 and "ratio #2" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_complexity_of_a_modified_model_config(capsys):
     """A factory argument added to the model config reaches the count: a wider decoder (E=256) costs more."""
     from edaformer.cli.complexity import main

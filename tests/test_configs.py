@@ -74,6 +74,36 @@ def test_recipe_follows_model_and_data(model, data, via_experiment, tmp_path):
     assert list(cfg.flops_size) == flops
     assert cfg.model.ignore_index == 255
     assert cfg.model.avg_non_ignore is False  # the authors: mean over all pixels, ignored ones as 0
+    assert cfg.global_batch == 4 * batch  # the authors' samples_per_gpu on their four GPUs
+    assert OmegaConf.is_missing(cfg.model, "pretrained")  # the ImageNet encoder must be named (or null)
+    assert cfg.model.train_isr is None and cfg.model.init_from is None
+
+
+@pytest.mark.parametrize("data", ["demo", "custom"])
+@pytest.mark.parametrize("model", ["edaformer_t", "edaformer_b"])
+def test_demo_and_custom_recipes_train_from_scratch(model, data, tmp_path):
+    cfg = compose_cfg("train", [f"model={model}", f"data={data}"], tmp_path)
+    assert cfg.model.pretrained is None and cfg.global_batch is None
+
+
+@pytest.mark.parametrize("way", ["full", "finetune"])
+def test_aggressive_training_experiments(way, tmp_path):
+    """Table 4's row marked *: EDAFormer-T on ADE20K trained at (16,8,4,2)-(2,4,8), whole recipe or fine-tuned."""
+    cfg = compose_cfg("train", [f"experiment=edaformer_t_ade20k_aggressive_{way}"], tmp_path)
+    assert (cfg.model.model_name, cfg.data._target_) == ("edaformer_t", "edaformer.data.ADE20KDataModule")
+    with torch.device("meta"):
+        net = instantiate(cfg.model.net, num_classes=150)
+    assert net.train_isr == ISR_PRESETS["aggressive"] == net.isr
+    assert (
+        parse_isr(cfg.model.isr, own=net.train_isr) == ISR_PRESETS["aggressive"]
+    )  # validation at its ratios
+    assert list(cfg.final_eval.isr) == ["own", "train"] and cfg.global_batch == 16
+    if way == "full":
+        assert OmegaConf.is_missing(cfg.model, "pretrained") and cfg.trainer.max_steps == 160_000
+    else:
+        assert cfg.model.pretrained is None and list(cfg.required_values) == ["model.init_from"]
+        assert cfg.trainer.max_steps == cfg.model.scheduler.total_steps == 16_000
+        assert cfg.model.scheduler.warmup_steps == 1500 and cfg.model.optimizer.lr == 6e-5
 
 
 def test_experiment_equals_model_data_pair(tmp_path):
@@ -118,7 +148,7 @@ def test_default_is_edaformer_t_on_demo(tmp_path):
     cfg = compose_cfg("train", [], tmp_path)
     assert cfg.model.model_name == "edaformer_t"
     assert cfg.data._target_ == "edaformer.data.DemoDataModule"
-    assert list(cfg.final_eval.isr) == ["train", "paper"]
+    assert list(cfg.final_eval.isr) == ["own", "paper"]
     assert cfg.trainer.max_steps <= 2000
 
 
@@ -127,6 +157,17 @@ def test_isr_presets(isr, tmp_path):
     cfg = compose_cfg("eval", [f"isr={isr}", "ckpt_path=x"], tmp_path)
     assert parse_isr(cfg.model.isr) == ISR_PRESETS[isr]
     assert tuple(cfg.model.isr.encoder) == ISR_PRESETS[isr].encoder
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_validation_defaults_to_the_models_own_ratios(command, tmp_path):
+    cfg = compose_cfg(command, ["ckpt_path=x"] if command == "eval" else [], tmp_path)
+    own = ISR_PRESETS["aggressive"]
+    assert parse_isr(cfg.model.isr, own=own) == own
+    cfg = compose_cfg(
+        command, ["isr.decoder=[2,4,8]", *(["ckpt_path=x"] if command == "eval" else [])], tmp_path
+    )
+    assert parse_isr(cfg.model.isr, own=ISR_PRESETS["train"]) == ISR_PRESETS["dec2x"]  # one part replaced
 
 
 def test_free_isr_values(tmp_path):
@@ -139,7 +180,11 @@ def test_model_configs_state_only_what_differs_from_the_factory(model, tmp_path)
     cfg = compose_cfg("train", [f"model={model}", "model.num_classes=7"], tmp_path)
     factory = MODELS[model]
     defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()}
-    restated = {k: v for k, v in cfg.model.net.items() if k in defaults and v == defaults[k]}
+    restated = {
+        k: v
+        for k, v in cfg.model.net.items()
+        if k in defaults and v == defaults[k] and not OmegaConf.is_interpolation(cfg.model.net, k)
+    }  # a model-level knob handed on (model.train_isr) is not a restatement
     assert restated == {}
     with torch.device("meta"):
         net = instantiate(cfg.model.net)
@@ -188,6 +233,7 @@ def test_logger_configs_instantiate(logger, tmp_path, monkeypatch):
         }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["edaformer_t", "edaformer_b", "eft_t", "eft_b"])
 def test_model_configs_instantiate(model, tmp_path):
     cfg = compose_cfg("train", [f"model={model}"], tmp_path)
@@ -226,13 +272,16 @@ def number(text: str) -> int:
     return int(text.split()[0].replace(",", ""))
 
 
+@pytest.mark.slow
 def test_reproducing_doc_matches_the_recipes(tmp_path):
     """docs/reproducing.md is what the configs run: crop, batch per GPU, iterations, eval interval, inference, TTA."""
     table = reproducing_table()
     assert set(table) == {f"{m}_{d}" for m, d in PAPER} | {"eft_t_imagenet", "eft_b_imagenet"}
     for name, row in table.items():
         cfg = compose_cfg("train", [f"experiment={name}"], tmp_path)
-        assert number(row["batch per GPU × GPUs = global"]) == cfg.data.batch_size, name
+        batch = row["batch per GPU × GPUs = global"]
+        assert number(batch) == cfg.data.batch_size, name
+        assert int(batch.rsplit("=", 1)[1].replace(",", "")) == cfg.global_batch, name
         assert number(row["iterations"]) == cfg.trainer.max_steps, name
         assert number(row["eval every"]) == cfg.trainer.val_check_interval, name
         if name.startswith("eft"):

@@ -28,6 +28,7 @@ def checkpoint(tmp_path_factory):
     return path, model.eval()
 
 
+@pytest.mark.slow
 def test_min_input_side_follows_isr():
     model = create_model("edaformer_t", num_classes=19)
     assert (
@@ -39,6 +40,7 @@ def test_min_input_side_follows_isr():
     assert min_input_side(model, symbolic=True) == 125
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isr", ["train", "paper"])
 def test_onnx_cli_matches_pytorch(tmp_path, checkpoint, capsys, isr):
     """The documented command, with dynamic batch/H/W: other sizes (not multiples of 32) and batch 2 match."""
@@ -57,6 +59,7 @@ def test_onnx_cli_matches_pytorch(tmp_path, checkpoint, capsys, isr):
     model.set_isr("train")
 
 
+@pytest.mark.slow
 def test_torchscript_and_exported_program(tmp_path, checkpoint):
     _, model = checkpoint
     model.set_isr("dec2x")
@@ -75,6 +78,7 @@ def test_torchscript_and_exported_program(tmp_path, checkpoint):
     model.set_isr("train")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -91,6 +95,7 @@ def test_export_cli_errors(args, message, tmp_path, capsys):
     assert err == [f"error: {message}"] or (len(err) == 1 and message in err[0]), err
 
 
+@pytest.mark.slow
 def test_export_random_weights_into_the_run_dir(tmp_path, capsys):
     """Without ckpt_path: the model config's network with random weights; the file name says model and ISR."""
     args = [

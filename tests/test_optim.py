@@ -32,6 +32,7 @@ def seg_optimizer():
     return net, opt, by_param
 
 
+@pytest.mark.slow
 def test_segmentation_rules_match_the_authors(seg_optimizer):
     net, opt, by_param = seg_optimizer
     params = dict(net.named_parameters())
@@ -72,6 +73,7 @@ def test_classification_rules_no_decay_on_norms_and_biases():
     assert sorted(g["weight_decay"] for g in opt.param_groups) == [0.0, 0.05]
 
 
+@pytest.mark.slow
 def test_poly_warmup_schedule_values():
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=6e-5)

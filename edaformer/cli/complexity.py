@@ -74,10 +74,13 @@ def complexity(cfg: DictConfig) -> str:
     size = as_size(cfg.size)
     if cfg.num_classes is not None:
         as_count(cfg.num_classes, "num_classes")
-    setting = isr_setting(cfg.isr)
     try:
         with torch.device("meta"):
             model = instantiate(cfg.model.net)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    setting = isr_setting(cfg.isr, model)
+    try:
         model.set_isr(setting)
     except ValueError as err:
         raise UserError(str(err)) from None

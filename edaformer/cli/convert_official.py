@@ -26,6 +26,9 @@ from .utils import CONF_DIR, UserError, as_choice, report_user_errors, require_f
 def _main(cfg: DictConfig) -> None:
     src, dst = require_file(cfg.ckpt_path, "ckpt_path"), str(cfg.output)
     fmt = as_choice(cfg.format, ("pt", "hf"), "format")
+    if fmt == "pt" and (dst.endswith(("/", os.sep)) or os.path.isdir(dst)):
+        # a folder: the file goes inside, named after the input
+        dst = os.path.join(dst, os.path.splitext(os.path.basename(src))[0] + ".pt")
     if os.path.exists(dst) and not cfg.overwrite:
         raise UserError(
             f"output={dst} exists; choose another {'folder' if fmt == 'hf' else 'file'} or pass overwrite=true"

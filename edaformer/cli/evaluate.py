@@ -30,7 +30,8 @@ def evaluate_setting(
     """Test ``module`` on ``dataloader`` with the ISR ``setting`` applied; returns one result row.
 
     ``setting`` is any form :func:`~edaformer.models.parse_isr` reads (``None``: the network's current ratios).
-    Row: ``setting`` (preset name or ratios), ``isr`` ("e1,e2,e3,e4-d4,d3,d2"), ``params``, ``gflops`` at
+    Row: ``setting`` (preset name or ratios), ``isr`` ("e1,e2,e3,e4-d4,d3,d2"), ``train_isr`` (the ratios the
+    weights were trained at, same notation), ``params``, ``gflops`` at
     ``flops_size``, ``model``, and the metrics (``mIoU``/``mAcc``/``aAcc`` in [0, 1] for segmentation, with ``tta``
     (multi-scale/flip or not); ``top1``/``top5`` for classification). Per-class IoUs are kept under ``per_class``,
     the segmentation confusion matrix ``[K, K]`` (pixel counts, rows = label) under ``confusion``.
@@ -43,6 +44,7 @@ def evaluate_setting(
     row: dict[str, Any] = {
         "setting": applied.preset or str(applied),
         "isr": str(applied),
+        "train_isr": str(module.net.train_isr),
         "params": count_params(module.net),
         "gflops": round(gflops, 4),
         "flops_size": f"{int(flops_size[0])}x{int(flops_size[1])}",
@@ -67,12 +69,14 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown table of result rows (metrics in %)."""
     metric = "mIoU" if "mIoU" in rows[0] else "top1"
     lines = [
-        f"| ISR setting | encoder-decoder ratios | params | GFLOPs ({rows[0]['flops_size']}) | {metric} (%) |",
-        "|---|---|---|---|---|",
+        f"| ISR setting | encoder-decoder ratios | trained at | params | GFLOPs ({rows[0]['flops_size']}) "
+        f"| {metric} (%) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['setting']} | {r['isr']} | {r['params'] / 1e6:.2f} M | {r['gflops']:.2f} | {100 * r[metric]:.2f} |"
+            f"| {r['setting']} | {r['isr']} | {r.get('train_isr', '')} | {r['params'] / 1e6:.2f} M "
+            f"| {r['gflops']:.2f} | {100 * r[metric]:.2f} |"
         )
     return "\n".join(lines)
 

@@ -92,7 +92,7 @@ def _main(cfg: DictConfig) -> None:
         )
     if cfg.isr is not None:
         try:
-            model.set_isr(isr_setting(cfg.isr))
+            model.set_isr(isr_setting(cfg.isr, model))
         except ValueError as err:
             raise UserError(f"isr: {err}") from None
     model.eval()

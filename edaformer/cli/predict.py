@@ -4,17 +4,20 @@
 ``inputs`` is an image, a folder (recursive) or a glob; every image may have its own size and aspect ratio (it is
 resized like the test set, then the prediction is resized back), EXIF orientation is applied, and grey, palette,
 RGBA/LA (composited over ``background``) and 16-bit images are converted; anything else is reported by name.
-Per image ``<output_dir>/<relative path>_{label,color,overlay}.png`` are written, and ``predictions.json``
+Per image ``<output_dir>/<relative path without extension>_{label,color,overlay}.png`` are written (inputs that
+share a name up to the extension keep it: ``a.png_label.png``, ``a.jpg_label.png``), and ``predictions.json``
 lists each image's size, time and classes. ``show_legend=true`` adds the class names present to the overlays.
+Existing outputs are never overwritten unless ``overwrite=true``; images above ``max_image_pixels`` are skipped.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..evaluation import ImageInputError, Segmenter, find_images, load_image
 from ..viz import add_legend, colorize, legend_entries, overlay, present_classes
 from .segmenter_config import segmenter_from_config
-from .utils import CONF_DIR, UserError, report_user_errors, require_checkpoint, run_hydra_main
+from .utils import (
+    CONF_DIR,
+    UserError,
+    report_user_errors,
+    require_checkpoint,
+    run_hydra_main,
+    shown,
+    write_json,
+)
 
 log = logging.getLogger("edaformer.predict")
 OUTPUT_KINDS = ("label", "color", "overlay")
@@ -64,18 +75,38 @@ def build_segmenter(cfg: DictConfig) -> Segmenter:
     return segmenter
 
 
-def output_stems(paths: list[Path], inputs: Any) -> list[Path]:
-    """Output path stems mirroring the inputs below their common folder (no two images share a stem)."""
-    parents = [p.resolve().parent for p in paths]
-    root = Path(os.path.commonpath(parents)) if parents else Path(".")
-    stems = [p.resolve().parent.relative_to(root) / p.stem for p in paths]
-    seen: dict[Path, int] = {}
-    out = []
-    for stem, path in zip(stems, paths):
-        n = seen.get(stem, 0)
-        seen[stem] = n + 1
-        out.append(stem if n == 0 else stem.with_name(f"{stem.name}_{path.suffix.lstrip('.')}{n}"))
-    return out
+def output_stems(paths: list[Path]) -> list[Path]:
+    """Output path stems that cannot collide: each input's path below the inputs' common folder, without its
+    extension (``sub/a.jpg`` → ``sub/a``), or with it where inputs share a name up to the extension (``a.png`` →
+    ``a.png``, ``a.jpg`` → ``a.jpg``). Names are compared ignoring letter case (case-insensitive file systems);
+    two inputs that would still share their outputs are a :class:`UserError` naming both."""
+    resolved = [p.resolve() for p in paths]
+    root = Path(os.path.commonpath([p.parent for p in resolved])) if paths else Path(".")
+    relative = [p.relative_to(root) for p in resolved]
+    bare = [r.with_suffix("") for r in relative]
+    uses = Counter(str(b).casefold() for b in bare)
+    stems = [b if uses[str(b).casefold()] == 1 else r for r, b in zip(relative, bare)]
+    owner: dict[str, Path] = {}
+    for path, stem in zip(paths, stems):
+        other = owner.setdefault(str(stem).casefold(), path)
+        if other != path:
+            raise UserError(f"inputs {other} and {path} would both write {stem}_*.png; rename one of them")
+    return stems
+
+
+def check_outputs(out_dir: Path, files: list[Path], overwrite: bool) -> None:
+    """Before any work: ``out_dir`` can be created and written, and none of ``files`` exists (or ``overwrite``)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out_dir).close()
+    except OSError as err:
+        raise UserError(f"output_dir={out_dir}: cannot write there ({err.strerror or err})") from None
+    existing = [f for f in files if f.exists()]
+    if existing and not overwrite:
+        raise UserError(
+            f"output_dir={out_dir} already holds {len(existing)} of the outputs (e.g. {existing[0].name}); pass "
+            "overwrite=true to replace them, or choose another output_dir"
+        )
 
 
 def save_outputs(
@@ -104,11 +135,22 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     unknown = sorted(set(cfg.save) - set(OUTPUT_KINDS))
     if unknown:
         raise UserError(f"save: unknown output {unknown}; valid: {', '.join(OUTPUT_KINDS)}")
+    alpha = cfg.alpha
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+        raise UserError(f"alpha={shown(alpha)}: expected a number in [0, 1] (the weight of the mask colour)")
+    max_pixels = cfg.max_image_pixels
+    if max_pixels is not None and (
+        isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1
+    ):
+        raise UserError(f"max_image_pixels={shown(max_pixels)}: expected a number of pixels >= 1, or null")
+    require_checkpoint(cfg.get("ckpt_path"))
     inputs = OmegaConf.to_object(cfg.inputs) if OmegaConf.is_list(cfg.inputs) else str(cfg.inputs)
     paths = find_images(inputs)
-    segmenter = build_segmenter(cfg)
     out_dir = Path(cfg.output_dir)
-    stems = output_stems(paths, inputs)
+    stems = output_stems(paths)
+    planned = [out_dir / f"{stem}_{kind}.png" for stem in stems for kind in cfg.save]
+    check_outputs(out_dir, [*planned, out_dir / "predictions.json"], bool(cfg.overwrite))
+    segmenter = build_segmenter(cfg)
     records, failed = [], []
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -120,7 +162,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         task = progress.add_task("segmenting", total=len(paths))
         for path, stem in zip(paths, stems):
             try:
-                image = load_image(path, background=tuple(cfg.background))
+                image = load_image(path, background=tuple(cfg.background), max_pixels=max_pixels)
             except (ImageInputError, FileNotFoundError) as err:
                 if cfg.fail_fast:
                     raise UserError(str(err)) from None
@@ -152,8 +194,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         "images": records,
         "failed": failed,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "predictions.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out_dir / "predictions.json", summary)
     print(
         f"{len(records)} image(s) segmented into {out_dir}" + (f"; {len(failed)} skipped" if failed else "")
     )

@@ -41,7 +41,7 @@ def _main(cfg: DictConfig) -> None:
         raise UserError(
             f"model={cfg.model.model_name}: profiling takes a segmentor (edaformer_t, edaformer_b)"
         )
-    model.set_isr(isr_setting(cfg.isr))
+    model.set_isr(isr_setting(cfg.isr, model))
     model = prepare(model.eval(), device, memory_format)
     x = torch.randn(batch, 3, *size, device=device)
     if memory_format == "channels_last":

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra.utils import instantiate
-
 from ..checkpoints import CheckpointInfo
 from ..evaluation.segmenter import DATASET_INFERENCE, Segmenter
+from .utils import as_device, instantiate_checked
 
 
 def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
@@ -25,7 +24,7 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
         cfg.get("test_scale", "auto"),
     )
     if cfg.get("data") is not None:
-        dm = instantiate(cfg["data"])
+        dm = instantiate_checked(cfg["data"], "data")
         choice = cfg.get("data_choice")
         dataset = choice if choice in DATASET_INFERENCE else None
         names, palette = dm.class_names, dm.palette
@@ -37,7 +36,7 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
         dataset=None if dataset == "none" else dataset,
         class_names=names,
         palette=palette,
-        device=cfg.get("device", "auto"),
+        device=as_device(cfg.get("device", "auto")),
         test_scale=test_scale,
         mode=cfg.get("mode", "auto"),
         crop_size=tuple(cfg.get("crop_size", (1024, 1024))),

@@ -1,15 +1,22 @@
 """Shared pieces of the ``edaformer-*`` commands: the entry point with its one-line errors, argument checks,
-instantiation, W&B safety, result files.
+instantiation, W&B safety, result files, run-dir names.
 
 Every command is a ``@hydra.main`` function wrapped in :func:`report_user_errors` and started by
 :func:`run_hydra_main`. Exit status: 0 done; 1 the command ran but found problems (a dataset check, unreadable
-inputs), each of them listed; 2 a mistake in the arguments, reported as one line ``error: ...`` on stderr.
+inputs, a training that diverged), each of them listed; 2 a mistake in the arguments or the inputs, reported as
+one line ``error: ...`` on stderr (and in the run's log file).
+
+Library errors a user can act on declare how they are reported with a class attribute ``exit_status`` (e.g.
+:class:`~edaformer.data.io.DatasetError`: 2, :class:`~edaformer.lit.NonFiniteError`: 1), so the reporter needs no
+import of the layers that raise them.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import inspect
+import itertools
 import json
 import logging
 import netrc
@@ -17,6 +24,8 @@ import os
 import re
 import sys
 import textwrap
+import types
+import typing
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
@@ -60,6 +69,8 @@ log = logging.getLogger("edaformer")
 class UserError(Exception):
     """A problem with what the user asked for; reported as one line (``error: ...``), exit status 2."""
 
+    exit_status = EXIT_USER_ERROR
+
 
 # ------------------------------------------------------------------------------------------------ entry point
 def run_hydra_main(hydra_main: Callable[[], Any]) -> int:
@@ -82,6 +93,17 @@ def run_hydra_main(hydra_main: Callable[[], Any]) -> int:
             raise
         print(f"error: {error_message(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except ValueError as err:  # Hydra's check that a group option is a name (``model=1``, ``debug=nan``)
+        if wants_traces or not str(err).startswith("Config group override must be"):
+            raise
+        numeric = [a for a in sys.argv[1:] if re.fullmatch(r"[\w.]+=([-+]?(nan|inf)|[-+\d.e_]+)", a, re.I)]
+        shown_arg = numeric[0] if numeric else "a group option"
+        key, _, value = shown_arg.partition("=")
+        print(
+            f"error: {shown_arg}: a config group option is a name; quote one that reads as a number: {key}='{value}'",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
     finally:
         if not wants_traces:
             os.environ.pop("HYDRA_FULL_ERROR", None)
@@ -89,22 +111,91 @@ def run_hydra_main(hydra_main: Callable[[], Any]) -> int:
 
 
 def report_user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a user's mistake inside a command into ``error: <one line>`` on stderr and exit status 2.
+    """Turn a user's mistake inside a command into ``error: <one line>`` on stderr and its exit status.
 
-    Mistakes are :class:`UserError`, a missing file, a config value that is missing or does not resolve
-    (OmegaConf errors name the key) and a config that cannot be instantiated (Hydra names the target and key).
-    Anything else is a bug and keeps its traceback.
+    Reported: :class:`UserError`, any exception whose class declares ``exit_status`` (a broken dataset file, a
+    checkpoint of the wrong kind: 2; a diverged training: 1), a missing file, a config value that is missing or
+    does not resolve (OmegaConf errors name the key) and a config that cannot be instantiated (Hydra names the
+    target and key). Anything else is a bug and keeps its traceback. The library's log lines (Lightning's
+    included) and the error go to the run's log file too.
     """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        route_library_logs()
         try:
             return fn(*args, **kwargs)
         except (UserError, FileNotFoundError, OmegaConfBaseException, InstantiationException) as err:
-            print(f"error: {error_message(err)}", file=sys.stderr)
-            sys.exit(EXIT_USER_ERROR)
+            _report(err, EXIT_USER_ERROR)
+        except Exception as err:
+            status = getattr(type(err), "exit_status", None)
+            if not isinstance(status, int):
+                log_to_files(logging.ERROR, f"{type(err).__name__}: {err}", exc_info=err)
+                raise
+            _report(err, status)
 
     return wrapper
+
+
+def _report(err: BaseException, status: int) -> None:
+    message = f"error: {error_message(err)}"
+    log_to_files(logging.ERROR, message)
+    print(message, file=sys.stderr)
+    sys.exit(status)
+
+
+_LIBRARY_LOGGERS = (
+    "lightning",
+    "lightning.pytorch",
+    "lightning.fabric",
+    "pytorch_lightning",
+    "lightning_fabric",
+)
+
+
+def route_library_logs() -> None:
+    """Send Lightning's log lines through the handlers Hydra configured for the command (console and the run's
+    ``<task>.log``), instead of Lightning's own stderr handler, which bypasses the log file."""
+    if not logging.getLogger().handlers:  # no Hydra logging configured (a library call): leave them alone
+        return
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:
+            logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def log_to_files(level: int, message: str, exc_info: BaseException | None = None) -> None:
+    """Write ``message`` to the log files of the root logger only (the console already shows it)."""
+    record = logging.getLogger("edaformer").makeRecord(
+        "edaformer", level, __file__, 0, message, None, (type(exc_info), exc_info, exc_info.__traceback__)
+        if exc_info is not None else None,
+    )  # fmt: skip
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+_WORKER_WRAPPER = re.compile(r"^Caught (\w+) in DataLoader worker process \d+\.")
+
+
+def one_line(message: str) -> str:
+    """A message as one line: the original message of an error re-raised from a DataLoader worker (torch wraps
+    it in the worker's traceback), and a list of problems (``header`` + ``  - item`` lines) as the header, the
+    first item and how many more there are."""
+    wrapped = _WORKER_WRAPPER.match(message)
+    if wrapped:
+        lines = message.splitlines()
+        starts = [i for i, line in enumerate(lines) if re.match(rf"^([\w.]+\.)?{wrapped.group(1)}: ", line)]
+        if starts:
+            message = "\n".join(lines[starts[-1] :]).split(": ", 1)[1]
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    items = [line[2:] for line in lines[1:] if line.startswith("- ")]
+    if not items:
+        return " ".join(lines)
+    unlisted = re.search(r"\.\.\. and (\d+) more", lines[-1])
+    more = len(items) - 1 + (int(unlisted.group(1)) if unlisted else 0)
+    return f"{lines[0].rstrip(':')}: {items[0]}" + (f" (and {more} more)" if more else "")
 
 
 _NOISE = ("full_key:", "object_type=", "reference_type=")
@@ -113,12 +204,14 @@ _TAILS = ("Config search path", "See https://hydra.cc")
 
 def error_message(err: BaseException) -> str:
     """``err`` as one line that names the key or option at fault (Hydra's and OmegaConf's messages span lines)."""
+    if not isinstance(err, HydraException | OmegaConfBaseException):
+        return one_line(str(err)) or type(err).__name__
     missing = _in_chain(err, MissingConfigException)
     if missing is not None and missing.options and missing.missing_cfg_file:
         group, _, name = missing.missing_cfg_file.rpartition("/")
         return f"unknown {group} {name!r}; valid: {', '.join(missing.options)}"
     if isinstance(err, MissingMandatoryValue) and err.full_key:
-        return f"{err.full_key}=... is required (see --help)"
+        return missing_value_message(err.full_key)
     not_here = re.match(r"Could not override '([\w.]+)'\. No match in the defaults list", str(err))
     if not_here:  # a config group this command does not use (Hydra's hint, +group=..., would not help)
         return f"{not_here.group(1)}=...: this command has no {not_here.group(1)!r} argument (see --help)"
@@ -139,6 +232,26 @@ def error_message(err: BaseException) -> str:
     if key and key not in message:
         message += f" [key: {key}]"
     return message
+
+
+# Why a required value (``???`` in a config) has no default and how to give it, for the one-line error.
+MISSING_HINTS = {
+    "model.pretrained": (
+        "the paper recipes start from the ImageNet-pretrained EFT encoder, as the authors' (EFT_T.pth / EFT_B.pth, "
+        "or an eft_* checkpoint of edaformer-train): model.pretrained=PATH; to train from scratch on purpose, "
+        "model.pretrained=null"
+    ),
+    "model.init_from": (
+        "fine-tuning starts from a trained segmentation checkpoint (ours, Lightning .ckpt or the authors' .pth): "
+        "model.init_from=PATH"
+    ),
+}
+
+
+def missing_value_message(key: str) -> str:
+    """The one-line error for a required config value ``key`` left out."""
+    hint = MISSING_HINTS.get(key)
+    return f"{key}=... is required: {hint}" if hint else f"{key}=... is required (see --help)"
 
 
 def _in_chain(err: BaseException | None, kind: type[BaseException]) -> Any:
@@ -178,19 +291,25 @@ def _help_groups(*, _root_: DictConfig) -> str:
 OmegaConf.register_new_resolver("edaformer_help_groups", _help_groups, replace=True)
 
 
-def _launch_dir() -> str:
-    """The directory the command was started from (``paths.root_dir``): Hydra's ``runtime.cwd`` once Hydra has set
-    up the run; before that — a launcher plugin such as submitit resolves its folders while Hydra prepares a
-    multirun — the process's working directory, which is the same place (``hydra.job.chdir`` is false)."""
-    from hydra.core.hydra_config import HydraConfig
+def claim_new_dir(base: str) -> str:
+    """Create and return the run dir ``base``, or ``base_2``, ``base_3``, … when it is taken: the first name this
+    process creates itself. ``os.mkdir`` is atomic, so two runs started in the same second (the timestamp's
+    resolution) never share a run dir (``${edaformer_new_dir:...}`` in ``conf/hydra/default.yaml``; Hydra
+    resolves it once per run, and once per sweep for a multirun)."""
+    Path(base).parent.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        candidate = base if n == 1 else f"{base}_{n}"
+        try:
+            os.mkdir(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
 
-    try:
-        return str(HydraConfig.get().runtime.cwd)
-    except ValueError:
-        return os.getcwd()
 
-
-OmegaConf.register_new_resolver("edaformer_launch_dir", _launch_dir, replace=True)
+# use_cache: one value per composed config (Hydra copies the cache into every job of a sweep)
+OmegaConf.register_new_resolver("edaformer_new_dir", claim_new_dir, replace=True, use_cache=True)
+OmegaConf.register_new_resolver("edaformer_cwd", os.getcwd, replace=True, use_cache=True)
 
 
 def overridden(key: str) -> bool:
@@ -255,6 +374,19 @@ def as_device(value: Any) -> str:
     return str(device)
 
 
+def check_accelerator(trainer: DictConfig) -> None:
+    """``trainer.accelerator=gpu|cuda`` on a machine without one is a :class:`UserError` before anything is built."""
+    import torch
+
+    accelerator = str(trainer.get("accelerator", "auto"))
+    mps = accelerator == "gpu" and torch.backends.mps.is_available()
+    if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):
+        raise UserError(
+            f"trainer.accelerator={accelerator}: CUDA is not available on this machine (use trainer=cpu, or "
+            "trainer.accelerator=auto)"
+        )
+
+
 def shown(value: Any) -> str:
     """A config value as the user would type it (``[512,512]``), for error messages."""
     if isinstance(value, DictConfig | ListConfig):
@@ -262,13 +394,13 @@ def shown(value: Any) -> str:
     return str(value).replace(" ", "")
 
 
-def isr_setting(node: Any) -> ISRSetting | None:
+def isr_setting(node: Any, model: Any = None) -> ISRSetting | None:
     """The ISR setting of an ``isr`` option (any form :func:`~edaformer.models.parse_isr` reads), or ``None``;
-    a bad value is a :class:`UserError` naming ``isr``."""
+    ``"own"`` is resolved against ``model``'s training ratios. A bad value is a :class:`UserError` naming ``isr``."""
     from ..models import parse_isr
 
     try:
-        return parse_isr(node)
+        return parse_isr(node, own=getattr(model, "train_isr", None))
     except ValueError as err:
         raise UserError(f"isr: {err}") from None
 
@@ -321,6 +453,102 @@ def prepare_wandb_env() -> None:
     os.environ.setdefault("WANDB_INIT_TIMEOUT", "60")
 
 
+def instantiate_checked(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """``instantiate(node, **kwargs)`` after :func:`check_types`, so that a value of the wrong type fails naming
+    its key (``data.batch_size=abc``) before the work starts, not deep inside the object that received it."""
+    check_types(node, key)
+    return instantiate(node, **kwargs)
+
+
+def check_types(node: Any, key: str) -> None:
+    """Check every value of a config node with a ``_target_`` (and of its nested targets) against the type hints
+    of the target's signature; a mismatch is a :class:`UserError` naming the key, the value and the type.
+
+    Hints that cannot be checked from a config value (classes, callables) are skipped; ``int`` accepts no bool,
+    ``float`` accepts ints, sequences are checked element by element, ``Literal`` by value.
+    """
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        return
+    hints = _signature_hints(str(node._target_))
+    for name in node:
+        name = str(name)
+        if name.startswith("_"):
+            continue
+        value = node[name]
+        if isinstance(value, DictConfig):
+            check_types(value, f"{key}.{name}")
+            continue
+        if isinstance(value, ListConfig):
+            for i, item in enumerate(value):
+                check_types(item, f"{key}.{name}.{i}")
+        hint = hints.get(name)
+        plain = OmegaConf.to_object(value) if isinstance(value, ListConfig) else value
+        if hint is not None and _accepts(hint, plain) is False:
+            literal = typing.get_origin(hint) is typing.Literal
+            kind = (
+                f"one of {', '.join(map(str, typing.get_args(hint)))}"
+                if literal
+                else inspect.formatannotation(hint)
+            )
+            owner = str(node._target_).rsplit(".", 1)[-1]
+            raise UserError(
+                f"{key}.{name}={shown(value)}: expected {kind.replace('typing.', '')} ({owner} argument {name!r})"
+            )
+
+
+def _signature_hints(target: str) -> dict[str, Any]:
+    """Type hints of a target's arguments; for a class, those of its bases' ``__init__`` too (``**kwargs``
+    forwarded to a base), the nearest definition first."""
+    from hydra.utils import get_object
+
+    try:
+        obj = get_object(target)
+    except Exception:  # not importable here: nothing to check
+        return {}
+    functions = (
+        [c.__dict__["__init__"] for c in obj.__mro__ if "__init__" in c.__dict__]
+        if inspect.isclass(obj)
+        else [obj]
+    )
+    hints: dict[str, Any] = {}
+    for fn in functions:
+        try:
+            found = typing.get_type_hints(fn)
+        except Exception:  # hints that do not evaluate (names imported for type checking only)
+            continue
+        for name, hint in found.items():
+            hints.setdefault(name, hint)
+    hints.pop("return", None)
+    return hints
+
+
+def _accepts(hint: Any, value: Any) -> bool | None:
+    """Whether ``value`` (plain Python, from a config) fits ``hint``; ``None`` when the hint says nothing checkable."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        verdicts = [_accepts(arg, value) for arg in args]
+        return True if True in verdicts else (False if all(v is False for v in verdicts) else None)
+    if origin is typing.Literal:
+        return value in args
+    if hint is type(None):
+        return value is None
+    if hint in (bool, int, float, str):
+        if isinstance(value, bool):
+            return hint is bool
+        return isinstance(value, int | float) if hint is float else isinstance(value, hint)
+    if origin in (list, tuple, Sequence) or hint in (list, tuple, Sequence):
+        if not isinstance(value, list | tuple):
+            return False if isinstance(value, bool | int | float | str) or value is None else None
+        same = len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis)
+        if not args or not (same or len(set(args)) == 1):
+            return None
+        verdicts = [_accepts(args[0], item) for item in value]
+        return False if False in verdicts else (True if all(verdicts) else None)
+    return None
+
+
 def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger]:
     """Loggers from ``cfg.logger`` (a dict of logger configs); TensorBoard is skipped when not installed, MLflow
     missing is a UserError."""
@@ -338,7 +566,7 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger
             raise UserError(f"logger {name}: MLflow is not installed (pip install 'edaformer[mlflow]')")
         if target.endswith("WandbLogger"):
             prepare_wandb_env()
-        loggers.append(instantiate(conf))
+        loggers.append(instantiate_checked(conf, f"logger.{name}"))
     return loggers
 
 
@@ -347,15 +575,15 @@ def instantiate_callbacks(cfg: DictConfig | None, **extra: dict[str, Any]) -> li
     callbacks = []
     for name, conf in (cfg or {}).items():
         if isinstance(conf, DictConfig) and "_target_" in conf:
-            callbacks.append(instantiate(conf, **extra.get(name, {})))
+            callbacks.append(instantiate_checked(conf, f"callbacks.{name}", **extra.get(name, {})))
     return callbacks
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
+    from ..checkpoints import atomic_write
+
+    text = (json.dumps(payload, indent=2) + "\n").encode()
+    atomic_write(path, lambda f: f.write(text))
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -18,14 +18,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from ..evaluation import ImageInputError, denormalize, load_image
-from ..models import ISR_PRESETS, ISRSetting
+from ..models import ISRSetting
 from ..viz import attention_figure, run_with_attention
 from .segmenter_config import segmenter_from_config
 from .utils import (
     CONF_DIR,
     UserError,
     as_list,
-    isr_setting,
     report_user_errors,
     require_checkpoint,
     require_file,
@@ -56,9 +55,9 @@ def visualize(cfg: DictConfig) -> Path:
         cfg.isr = None  # the checkpoint's own ratios; the rows set theirs explicitly
         cfg.scales, cfg.flip = [1.0], False
     try:
-        other = isr_setting(compare)
         segmenter, info = segmenter_from_config(cfg)
-        image = load_image(cfg.image)
+        other = None if compare is None else segmenter.model.resolve_isr(compare)  # "own" too
+        image = load_image(cfg.image, max_pixels=cfg.max_image_pixels)
     except (ValueError, KeyError, ImageInputError) as err:
         raise UserError(str(err).splitlines()[0]) from None
     height, width = image.shape[:2]
@@ -79,7 +78,7 @@ def visualize(cfg: DictConfig) -> Path:
     h, w = images.shape[-2:]
     point = ((x + 0.5) * w / width - 0.5, (y + 0.5) * h / height - 0.5)  # pixel centres map to pixel centres
     point = (min(max(point[0], 0.0), w - 1e-3), min(max(point[1], 0.0), h - 1e-3))
-    settings = [ISR_PRESETS["train"]]
+    settings = [segmenter.model.train_isr]  # the ratios the checkpoint was trained at
     if other is not None and other != settings[0]:
         settings.append(other)
     model = segmenter.model

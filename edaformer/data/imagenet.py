@@ -2,7 +2,7 @@
 
 Layout: ``<root>/train/<wnid>/*.JPEG`` and ``<root>/val/<wnid>/*.JPEG`` (the validation images moved into
 class folders, as every PyTorch ImageNet recipe expects). Class index = position of the wnid in the sorted
-list of ``train/`` folders. Batches: ``{"image": float32 [B, 3, 224, 224], "label": int64 [B]}``.
+list of ``train/`` folders. Batches: ``{"image": float32 [B, 3, 224, 224], "label": int64 [B], "path": list[str]}``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,11 @@ class ImageFolderDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         path, label = self.samples[index]
         image = self.transform(image=read_image(path))["image"]
-        return {"image": to_chw_tensor(image), "label": torch.tensor(label, dtype=torch.int64)}
+        return {
+            "image": to_chw_tensor(image),
+            "label": torch.tensor(label, dtype=torch.int64),
+            "path": str(path),
+        }
 
 
 class ImageNetDataModule(L.LightningDataModule):

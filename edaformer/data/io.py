@@ -38,7 +38,12 @@ _MAX_LISTED = 20
 
 
 class DatasetError(ValueError):
-    """A dataset on disk is not what the loader expects (missing, unpaired, unreadable or invalid files)."""
+    """A dataset on disk is not what the loader expects (missing, unpaired, unreadable or invalid files).
+
+    Commands report it as one line ``error: ...`` naming the file, with exit status 2 (``exit_status``), also when
+    it is raised in a DataLoader worker."""
+
+    exit_status = 2
 
 
 def format_problems(header: str, problems: Sequence[str], limit: int = _MAX_LISTED) -> str:
@@ -72,7 +77,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             return np.asarray(rgb)
     except FileNotFoundError:
         raise DatasetError(f"{path}: image file not found") from None
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise DatasetError(
             f"{path}: cannot decode image ({err}); expected a readable JPEG/PNG file"
         ) from None

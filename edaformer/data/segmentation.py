@@ -1,7 +1,8 @@
 """Segmentation dataset and the DataModule base shared by ADE20K, Cityscapes, COCO-Stuff, custom and demo.
 
 Batches:
-    train: ``{"image": float32 [B, 3, h, w] normalised, "mask": int64 [B, h, w]}`` (255 = ignore).
+    train: ``{"image": float32 [B, 3, h, w] normalised, "mask": int64 [B, h, w], "path": list[str]}`` (255 =
+    ignore; the paths let a training that meets a NaN name the batch's images).
     val/test: ``{"image": float32 [B, 3, h32, w32], "mask": int64 [B, H0, W0], "path": list[str]}``: the
     image is resized by the val pipeline (sides multiples of 32) while the mask keeps the original
     resolution, because metrics are computed there (upsample the logits to the mask size). With ``tta`` the
@@ -130,6 +131,7 @@ class SegmentationDataset(Dataset):
             return {
                 "image": to_chw_tensor(out["image"]),
                 "mask": torch.from_numpy(out["mask"].astype(np.int64)),
+                "path": str(self.pairs[index][0]),
             }
         out = self.transform(image=image)
         return {

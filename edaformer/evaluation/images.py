@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+MAX_IMAGE_PIXELS = 2 * 89_478_485
+"""Default pixel limit of :func:`load_image`: Pillow's own decompression-bomb limit (about 13400 x 13400)."""
 
 
 class ImageInputError(ValueError):
-    """An input image cannot be segmented (unreadable, or a pixel format with no sensible RGB reading)."""
+    """An input image cannot be segmented (unreadable, too large, or a pixel format with no sensible RGB reading).
+    Commands skip and list it, or report it as one line with exit status 2 (``exit_status``)."""
+
+    exit_status = 2
 
 
 def _high_bit_depth_to_uint8(values: np.ndarray, path: str | os.PathLike, mode: str) -> np.ndarray:
@@ -71,19 +77,41 @@ def to_rgb(
         raise ImageInputError(f"{path}: cannot convert image mode {mode} to RGB ({err})") from None
 
 
-def load_image(path: str | os.PathLike, background: Sequence[int] = (255, 255, 255)) -> np.ndarray:
+@contextmanager
+def _no_pillow_pixel_limit() -> Iterator[None]:
+    """Pillow refuses big images in ``Image.open`` without naming the file; :func:`load_image` checks instead."""
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def load_image(
+    path: str | os.PathLike,
+    background: Sequence[int] = (255, 255, 255),
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+) -> np.ndarray:
     """Read an image as displayed (EXIF orientation applied) → RGB ``uint8 [H, W, 3]``.
 
-    Multi-frame files (GIF, TIFF stacks) use their first frame. See :func:`to_rgb` for pixel formats.
+    Multi-frame files (GIF, TIFF stacks) use their first frame. See :func:`to_rgb` for pixel formats. Images of
+    more than ``max_pixels`` pixels (``None``: no limit) are refused from their header, before decoding: a small
+    compressed file can decode to gigabytes (a "decompression bomb").
 
     Raises:
         FileNotFoundError: no such file.
-        ImageInputError: not an image, truncated, or an unsupported pixel format.
+        ImageInputError: not an image, truncated, too large, or an unsupported pixel format.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: image file not found")
     try:
-        with Image.open(path) as img:
+        with _no_pillow_pixel_limit(), Image.open(path) as img:
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise ImageInputError(
+                    f"{path}: {img.width}x{img.height} is {img.width * img.height / 1e6:.0f} Mpx, above the limit of "
+                    f"{max_pixels / 1e6:.0f} Mpx (a guard against decompression bombs); raise it on purpose with "
+                    f"max_image_pixels={img.width * img.height}"
+                )
             img.load()
             img = ImageOps.exif_transpose(img)
             return to_rgb(img, path, background)

@@ -142,14 +142,15 @@ class Segmenter:
         test_scale: Sequence[int] | None | str = "auto",
         **inference: Any,
     ) -> tuple[Segmenter, CheckpointInfo]:
-        """Load any checkpoint :func:`~edaformer.checkpoints.load_model` reads; returns ``(segmenter, info)``.
+        """Load any segmentation checkpoint :func:`~edaformer.checkpoints.load_model` reads; returns
+        ``(segmenter, info)`` (a classification checkpoint is a :class:`~edaformer.checkpoints.CheckpointKindError`).
 
         Class names (and palette, dataset) default to those stored with the weights (a Lightning checkpoint's names,
         a hub folder's names, palette and dataset), then to :func:`resolve_classes`'s rules;
         ``isr`` (any form :func:`~edaformer.models.parse_isr` reads) overrides the checkpoint's pooling ratios;
         ``inference`` goes to :meth:`build`.
         """
-        model, info = load_model(path)
+        model, info = load_model(path, task="segmentation")
         model.set_isr(isr)  # None: keeps the checkpoint's
         if class_names is None and info.class_names:
             class_names = list(info.class_names)

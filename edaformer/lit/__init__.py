@@ -1,15 +1,33 @@
 """Lightning glue: training/evaluation modules and callbacks around the plain-PyTorch models."""
 
-from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState
+from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState, ValidateAtEnd
+from .cityscapes import WriteCityscapesLabelIds
 from .classification import ClassificationModule
+from .global_batch import (
+    GlobalBatch,
+    GlobalBatchError,
+    WholeGlobalBatches,
+    configure_global_batch,
+    plan_global_batch,
+)
 from .mixup import MixupCutmix
+from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
 
 __all__ = [
     "AtomicCheckpointIO",
     "ClassificationModule",
+    "GlobalBatch",
+    "GlobalBatchError",
     "LogSegmentationSamples",
     "MixupCutmix",
+    "NonFiniteError",
+    "NonFiniteGuard",
     "RestoreRNGState",
     "SegmentationModule",
+    "ValidateAtEnd",
+    "WholeGlobalBatches",
+    "WriteCityscapesLabelIds",
+    "configure_global_batch",
+    "plan_global_batch",
 ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -14,22 +13,58 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.loggers import WandbLogger
 
+from ..checkpoints import atomic_write, load_checkpoint_file
+from .nonfinite import NonFiniteError, non_finite_tensors
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write checkpoints to ``<name>.tmp``, fsync, then ``os.replace``: a kill during a save leaves the previous
-    file intact (never a truncated ``last.ckpt``)."""
+    """Checkpoints written atomically and read safely.
+
+    - Writing goes through :func:`~edaformer.checkpoints.atomic_write` (a hidden temporary file in the same
+      folder, fsync, rename): a kill during a save leaves the previous file intact, never a truncated
+      ``last.ckpt``; the temporary file of a failed or killed save is removed (at the next save in the folder).
+    - Weights holding NaN/inf are never written (:class:`~edaformer.lit.NonFiniteError`): a diverged run cannot
+      overwrite a good ``last.ckpt`` or become the "best" checkpoint.
+    - Reading (``ckpt_path=`` resume) uses :func:`~edaformer.checkpoints.load_checkpoint_file`, i.e.
+      ``torch.load(weights_only=True)`` passed explicitly, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says: a
+      crafted checkpoint cannot run code. Our checkpoints hold only tensors, numbers, strings and containers.
+    """
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
     ) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        bad = non_finite_tensors(checkpoint.get("state_dict", {}))
+        if bad:
+            raise NonFiniteError(
+                f"refusing to write {path}: {len(bad)} of {len(checkpoint['state_dict'])} weight tensors hold "
+                f"NaN/inf (step {checkpoint.get('global_step', '?')}, e.g. {bad[0]}); the previous file is kept"
+            )
+        atomic_write(path, lambda f: torch.save(checkpoint, f))
+
+    def load_checkpoint(
+        self,
+        path: str | os.PathLike,
+        map_location: Callable | None = None,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        checkpoint = load_checkpoint_file(
+            path
+        )  # weights_only=True whatever the caller or the environment asks
+        if not isinstance(checkpoint, dict):
+            raise ValueError(f"{path}: expected a checkpoint dictionary, got {type(checkpoint).__name__}")
+        return checkpoint
+
+
+class ValidateAtEnd(L.Callback):
+    """Validate after the last training step (``trainer.max_steps``), which the fit loop does only when it falls
+    on a multiple of ``val_check_interval``: every training ends with a validation, so the checkpoint callbacks
+    write ``last.ckpt`` (and the best checkpoint) of the final weights."""
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True  # the fit loop validates before it stops (see _should_check_val_fx)
 
 
 def _rng_state() -> dict[str, Any]:

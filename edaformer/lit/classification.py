@@ -16,7 +16,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, classification_rules, param_groups, scale_lr
 from .mixup import MixupCutmix
-from .utils import plain
+from .nonfinite import require_finite
+from .utils import check_built_at, check_train_isr, plain, train_isr_of
 
 
 class ClassificationModule(L.LightningModule):
@@ -32,6 +33,8 @@ class ClassificationModule(L.LightningModule):
         label_smoothing: used when ``mixup`` is ``None``.
         isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (e.g. ``"paper"``
             or ``"16,8,2,1"``; the classifier uses the encoder part).
+        train_isr: the ratios ``net`` was built to train at (the config hands the same ``model.train_isr`` to the
+            network's factory); checked against ``net.train_isr``. ``None``: whatever the network says.
         lr_reference_batch: the global batch at which ``optimizer``'s lr is given; the lr is scaled linearly to the
             run's global batch (DeiT / PVTv2: 5e-4 at 512). ``None`` uses the lr as given.
         batch_size: the per-device batch size (``data.batch_size``); the global batch is ``batch_size`` ×
@@ -49,6 +52,7 @@ class ClassificationModule(L.LightningModule):
         mixup: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.1,
         isr: ISRLike = None,
+        train_isr: ISRLike = None,
         lr_reference_batch: int | None = None,
         batch_size: int | None = None,
     ) -> None:
@@ -58,6 +62,7 @@ class ClassificationModule(L.LightningModule):
                 "lr_reference_batch needs batch_size (the per-device batch) to compute the global batch"
             )
         mixup = plain(mixup)
+        check_built_at(net, train_isr)
         self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
             {
@@ -67,6 +72,7 @@ class ClassificationModule(L.LightningModule):
                 "mixup": mixup,
                 "label_smoothing": float(label_smoothing),
                 "isr": None if self.val_isr is None else str(self.val_isr),
+                "train_isr": train_isr_of(net),
                 "lr_reference_batch": lr_reference_batch,
                 "batch_size": batch_size,
             },
@@ -99,6 +105,15 @@ class ClassificationModule(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    def on_fit_start(self) -> None:
+        if (
+            train_isr_of(self.net) is not None
+        ):  # train at the network's own ratios, whatever it was set to infer with
+            self.net.set_isr("own")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_train_isr(checkpoint, self.net)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
 
@@ -119,6 +134,7 @@ class ClassificationModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits = self.net(batch["image"])
+        require_finite(logits, "validation", self.global_step, batch.get("path"))
         self.top1.update(logits, batch["label"])
         self.top5.update(logits, batch["label"])
         stage = "test" if self.trainer.testing else "val"
@@ -136,6 +152,10 @@ class ClassificationModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._finish("val")
+
+    def logged_metric_names(self) -> list[str]:
+        """The metrics this module logs (what ``monitor=`` may name)."""
+        return ["train/loss", "val/loss", "val/top1", "val/top5"]
 
     def on_test_epoch_end(self) -> None:
         self._finish("test")

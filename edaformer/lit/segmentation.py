@@ -13,12 +13,13 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from ..checkpoints import load_encoder_weights
+from ..checkpoints import load_encoder_weights, load_weights
 from ..evaluation.inference import InferenceConfig, segment
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
 from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, param_groups, segmentation_rules
-from .utils import plain
+from .nonfinite import require_finite
+from .utils import check_built_at, check_train_isr, plain, train_isr_of
 
 
 class SegmentationModule(L.LightningModule):
@@ -39,10 +40,17 @@ class SegmentationModule(L.LightningModule):
         head_lr_mult: learning-rate multiplier of the decode head (the authors' ×10).
         inference: :class:`~edaformer.evaluation.InferenceConfig` fields for validation/test (mode, crop, TTA).
         isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (``None`` keeps
-            the training ratios). Training always uses the network's training ratios; the setting is applied at
-            validation start and undone at its end.
+            the training ratios; ``"own"``: the ratios the network is trained at). Training always uses the
+            network's training ratios (``net.train_isr``, recorded in the checkpoints as ``train_isr``); the
+            setting is applied at validation start and undone at its end.
+        train_isr: the ratios ``net`` was built to train at (the config hands the same ``model.train_isr`` to the
+            network's factory); checked against ``net.train_isr``. ``None``: whatever the network says.
         pretrained: ImageNet-pretrained EFT weights for the encoder, loaded once in ``setup("fit")`` (before a
             resumed checkpoint overwrites them).
+        init_from: a segmentation checkpoint (any kind :func:`~edaformer.checkpoints.load_model` reads) whose
+            weights — all of them, nothing else — the network starts from in ``setup("fit")``: fine-tuning with a
+            new optimiser and schedule, e.g. at other training ratios. Not a resume (that is ``ckpt_path``);
+            excludes ``pretrained``.
     """
 
     def __init__(
@@ -58,13 +66,20 @@ class SegmentationModule(L.LightningModule):
         head_lr_mult: float = 10.0,
         inference: Mapping[str, Any] | None = None,
         isr: ISRLike = None,
+        train_isr: ISRLike = None,
         pretrained: str | None = None,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         if getattr(net, "num_classes", num_classes) != num_classes:
             raise ValueError(f"net predicts {net.num_classes} classes, but num_classes={num_classes}")
+        if pretrained and init_from:
+            raise ValueError(
+                f"pretrained={pretrained} and init_from={init_from}: init_from sets every weight, give one of them"
+            )
         inference = plain(inference) or {}
         self.inference = InferenceConfig(**inference)
+        check_built_at(net, train_isr)
         self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
             {
@@ -76,7 +91,9 @@ class SegmentationModule(L.LightningModule):
                 "head_lr_mult": float(head_lr_mult),
                 "inference": inference,
                 "isr": None if self.val_isr is None else str(self.val_isr),
+                "train_isr": train_isr_of(net),
                 "pretrained": pretrained,
+                "init_from": init_from,
             },
             logger=False,
         )
@@ -91,9 +108,21 @@ class SegmentationModule(L.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        if stage == "fit" and self.hparams.pretrained and not self._pretrained_loaded:
-            rank_zero_info(load_encoder_weights(self.net.encoder, self.hparams.pretrained))
+        if stage == "fit" and not self._pretrained_loaded:
+            if self.hparams.pretrained:
+                rank_zero_info(load_encoder_weights(self.net.encoder, self.hparams.pretrained))
+            if self.hparams.get("init_from"):
+                rank_zero_info(load_weights(self.net, self.hparams.init_from, self.hparams.model_name))
             self._pretrained_loaded = True
+
+    def on_fit_start(self) -> None:
+        if (
+            train_isr_of(self.net) is not None
+        ):  # train at the network's own ratios, whatever it was set to infer with
+            self.net.set_isr("own")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_train_isr(checkpoint, self.net)
 
     def configure_optimizers(self) -> dict[str, Any]:
         rules = segmentation_rules(head="decode_head", head_lr_mult=self.hparams.head_lr_mult)
@@ -147,7 +176,9 @@ class SegmentationModule(L.LightningModule):
                 f"{tuple(batch['image'].shape[-2:])} image for a {tuple(masks.shape[-2:])} label: build the "
                 "DataModule with tta=True (python eval.py tta=true ... sets it)"
             )
-        preds = self.predict_scores(batch["image"], out_size=masks.shape[-2:]).argmax(dim=1)
+        scores = self.predict_scores(batch["image"], out_size=masks.shape[-2:])
+        require_finite(scores, "validation", self.global_step, batch.get("path"))
+        preds = scores.argmax(dim=1)
         self.confmat.update(preds, masks)
         return {"pred": preds}
 
@@ -171,6 +202,12 @@ class SegmentationModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._finish_evaluation("val")
+
+    def logged_metric_names(self) -> list[str]:
+        """The metrics this module logs (what ``monitor=`` may name): ``train/loss``, ``val/{mIoU,mAcc,aAcc}`` and
+        ``val/IoU/<class>``."""
+        names = ["train/loss", "val/mIoU", "val/mAcc", "val/aAcc"]
+        return names + [f"val/IoU/{name}" for name in self.class_names]
 
     def on_test_epoch_end(self) -> None:
         self._finish_evaluation("test")

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from torch import nn
+
+from ..checkpoints import CheckpointError
+from ..models.isr import ISRLike, training_setting
+
 
 def plain(value: Any) -> Any:
     """Mappings → dicts, sequences → lists (strings aside), recursively; so hyper-parameters stay loadable with
@@ -15,3 +20,36 @@ def plain(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return [plain(v) for v in value]
     return value
+
+
+def train_isr_of(net: nn.Module) -> str | None:
+    """The ratios ``net`` is trained at (``"8,4,2,1-1,2,4"``), or ``None`` for a network without EFA layers."""
+    train_isr = getattr(net, "train_isr", None)
+    return None if train_isr is None else str(train_isr)
+
+
+def check_train_isr(checkpoint: Mapping[str, Any], net: nn.Module) -> None:
+    """A Lightning checkpoint resumed into ``net`` must come from a run at the same training ratios (a run at
+    other ratios would silently continue at this network's); checkpoints that predate the record pass."""
+    recorded = checkpoint.get("hyper_parameters", {}).get("train_isr")
+    if recorded is not None and recorded != train_isr_of(net):
+        raise CheckpointError(
+            f"the checkpoint was trained at ISR ratios {recorded}, this run builds the model at {net.train_isr}: "
+            f"resume with model.train_isr={recorded}"
+        )
+
+
+def check_built_at(net: nn.Module, train_isr: ISRLike) -> None:
+    """``net`` was built at the training ratios ``train_isr`` (``None``: no claim); else a ``ValueError``."""
+    if train_isr is None:
+        return
+    expected = training_setting(train_isr)
+    built = getattr(net, "train_isr", None)
+    if built is None:
+        raise ValueError(
+            f"train_isr={train_isr!r}, but {type(net).__name__} has no EFA layers to train at ratios"
+        )
+    if built.decoder is None:  # a classifier: the encoder part
+        expected = type(expected)(expected.encoder, None)
+    if built != expected:
+        raise ValueError(f"train_isr={train_isr!r} ({expected}) but the network was built at {built}")

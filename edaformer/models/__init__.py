@@ -5,6 +5,7 @@
 >>> model.set_isr("paper")  # encoder (16, 8, 2, 1), decoder (2, 4, 8): same weights, fewer FLOPs
 >>> with isr_applied(model, "aggressive"):  # for one block, then back to "paper"
 ...     logits = model(images)
+>>> model.set_isr("own")  # back to the ratios it was trained at, model.train_isr
 >>> model.save_pretrained("my_model")  # safetensors + config.json + model card; EDAFormer.from_pretrained(...)
 >>> backbone = create_model("eft_t", features_only=True, out_indices=(1, 2, 3))  # maps for another head
 
@@ -25,7 +26,7 @@ from .decoder import EDAFormerHead
 from .efa import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention
 from .eft import EFTBlock, EFTEncoder, EFTFeatures, FeatureInfo, eft_encoder
 from .hub import HubError, HubMixin
-from .isr import ISR_PRESETS, ISRLike, ISRSetting, isr_applied, parse_isr
+from .isr import ISR_OWN, ISR_PRESETS, ISRLike, ISRSetting, isr_applied, parse_isr
 from .official import (
     CheckpointMismatchError,
     convert_official_state_dict,
@@ -71,6 +72,7 @@ if "timm" in sys.modules:  # timm imported before us: put the EFT models in its 
 
 __all__ = [
     "MODELS",
+    "ISR_OWN",
     "ISR_PRESETS",
     "CheckpointMismatchError",
     "EDAFormer",

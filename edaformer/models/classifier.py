@@ -39,6 +39,7 @@ def _eft(
     *,
     num_classes: int,
     isr: ISRLike,
+    train_isr: ISRLike,
     drop_path_rate: float,
     in_chans: int,
     features_only: bool,
@@ -47,7 +48,12 @@ def _eft(
     args = {k: v for k, v in locals().items() if k != "variant"}
     indices = out_indices if features_only else None
     encoder = eft_encoder(
-        variant, drop_path_rate=drop_path_rate, in_chans=in_chans, isr=isr, out_indices=indices
+        variant,
+        drop_path_rate=drop_path_rate,
+        in_chans=in_chans,
+        isr=isr,
+        train_isr=train_isr,
+        out_indices=indices,
     )
     model = encoder if features_only else EFTClassifier(encoder, num_classes)
     record_factory(model, f"eft_{variant}", args)
@@ -58,6 +64,7 @@ def eft_t(
     num_classes: int = 1000,
     *,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     drop_path_rate: float = 0.1,
     in_chans: int = 3,
     features_only: bool = False,
@@ -68,6 +75,7 @@ def eft_t(
     Args:
         num_classes: output classes (0: no head, :meth:`EFTClassifier.forward` returns the pooled features).
         isr: inference pooling setting applied right away; the encoder part of a full setting is used.
+        train_isr: the pooling ratios the classifier is built and trained at (encoder part; ``None``: standard).
         drop_path_rate: stochastic depth of the last block (rising linearly from 0 over the blocks).
         in_chans: input image channels.
         features_only: return an :class:`~edaformer.models.eft.EFTFeatures` backbone (no classifier head;
@@ -81,6 +89,7 @@ def eft_b(
     num_classes: int = 1000,
     *,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     drop_path_rate: float = 0.1,
     in_chans: int = 3,
     features_only: bool = False,

@@ -10,7 +10,7 @@ from torch import nn
 
 from .efa import EmbeddingFreeAttention
 from .hub import HubMixin, record_factory
-from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, validate_ratios
+from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, training_setting, validate_ratios
 from .layers import DropPath, MixFFN, init_weights, map_to_tokens, tokens_to_map
 
 
@@ -226,6 +226,7 @@ def eft_encoder(
     drop_path_rate: float = 0.2,
     in_chans: int = 3,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     out_indices: Sequence[int] | None = None,
 ) -> EFTEncoder:
     """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions.
@@ -236,13 +237,20 @@ def eft_encoder(
         in_chans: input image channels.
         isr: inference pooling setting applied right away (any form :func:`~edaformer.models.parse_isr` reads;
             the encoder takes the encoder part of a full setting).
+        train_isr: the pooling ratios the encoder is built and trained at (its encoder part; ``None``: the
+            standard (8, 4, 2, 1)).
         out_indices: ``None``: an :class:`EFTEncoder` returning all four maps; stage indices (0–3): an
             :class:`EFTFeatures` returning those maps only.
     """
     call = dict(locals())  # exactly the arguments above
     if variant not in EFT_VARIANTS:
         raise ValueError(f"unknown EFT variant {variant!r}; valid: {', '.join(EFT_VARIANTS)}")
-    args = {**EFT_VARIANTS[variant], "drop_path_rate": drop_path_rate, "in_chans": in_chans}
+    args = {
+        **EFT_VARIANTS[variant],
+        "pool_ratios": training_setting(train_isr).encoder,
+        "drop_path_rate": drop_path_rate,
+        "in_chans": in_chans,
+    }
     encoder = EFTEncoder(**args) if out_indices is None else EFTFeatures(**args, out_indices=out_indices)
     record_factory(encoder, "eft_encoder", call)
     encoder.set_isr(isr)  # None: keeps the training ratios

@@ -31,7 +31,7 @@ from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_h
 from huggingface_hub.repocard_data import EvalResult
 
 from .complexity import count_flops, count_params
-from .isr import ISR_PRESETS, TRAIN_DECODER_RATIOS, TRAIN_ENCODER_RATIOS, ISRSetting, isr_applied, parse_isr
+from .isr import ISR_OWN, ISR_PRESETS, ISRSetting, isr_applied, parse_isr
 
 HUB_FORMAT = "edaformer"
 HUB_FORMAT_VERSION = 1
@@ -72,10 +72,11 @@ def looks_like_repo_id(ref: str) -> bool:
 
 
 def record_factory(model: torch.nn.Module, model_name: str, model_args: Mapping[str, Any]) -> None:
-    """Remember how ``model`` was built (the factory name and its keyword arguments, without ``isr``): a hub
-    folder rebuilds it from these (``config.json``'s ``model_name`` and ``model_args``)."""
+    """Remember how ``model`` was built (the factory name and its keyword arguments, without ``isr`` and
+    ``train_isr``, which the model itself reports): a hub folder rebuilds it from these (``config.json``'s
+    ``model_name``, ``model_args`` and ``train_isr``)."""
     model.model_name = model_name
-    model.model_args = {k: _jsonable(v) for k, v in model_args.items() if k != "isr"}
+    model.model_args = {k: _jsonable(v) for k, v in model_args.items() if k not in ("isr", "train_isr")}
 
 
 def _jsonable(value: Any) -> Any:
@@ -94,7 +95,8 @@ def _factories() -> dict[str, Any]:
 
 
 def build_from_config(config: Mapping[str, Any], source: str = "config") -> torch.nn.Module:
-    """The (randomly initialised) model a hub config describes, under the config's ISR setting."""
+    """The (randomly initialised) model a hub config describes: built at the config's training ratios
+    (``train_isr``; absent: the standard ones), under its ISR setting (``isr``)."""
     if config.get("format") != HUB_FORMAT:
         raise HubError(f'{source}: not written by edaformer\'s save_pretrained (no "format": "{HUB_FORMAT}")')
     factories = _factories()
@@ -102,7 +104,7 @@ def build_from_config(config: Mapping[str, Any], source: str = "config") -> torc
     if name not in factories:
         raise HubError(f"{source}: unknown model_name {name!r}; valid: {', '.join(factories)}")
     try:
-        model = factories[name](**dict(config.get("model_args") or {}))
+        model = factories[name](**dict(config.get("model_args") or {}), train_isr=config.get("train_isr"))
     except (TypeError, ValueError) as err:
         raise HubError(f"{source}: model_args do not fit {name}: {err}") from None
     if config.get("isr") is not None:
@@ -175,9 +177,6 @@ class HubMixin(
             )
         num_classes = getattr(self, "num_classes", None)
         has_decoder = bool(self.efa_levels()[1])
-        train_isr = getattr(self, "train_isr", None) or ISRSetting(
-            TRAIN_ENCODER_RATIOS, TRAIN_DECODER_RATIOS if has_decoder else None
-        )
         own: dict[str, Any] = {
             "format": HUB_FORMAT,
             "format_version": HUB_FORMAT_VERSION,
@@ -185,7 +184,7 @@ class HubMixin(
             "model_args": dict(self.model_args or {}),
             "num_classes": None if num_classes is None else int(num_classes),
             "isr": str(self.isr),
-            "train_isr": str(train_isr),
+            "train_isr": str(self.train_isr),
         }
         metadata = {key: None for key in METADATA_KEYS}
         metadata.update(self.hub_metadata or {})
@@ -319,22 +318,28 @@ class HubMixin(
 
 # ---------------------------------------------------------------------------------------------- model card
 def _presets(model: HubMixin) -> dict[str, ISRSetting]:
-    """The ISR presets as the model runs them (encoder-only models: one row per distinct encoder setting)."""
+    """The ISR presets as the model runs them (encoder-only models: one row per distinct encoder setting), and
+    ``own`` (the training ratios) when they are no preset."""
     out: dict[str, ISRSetting] = {}
     for name, preset in ISR_PRESETS.items():
         setting = model.resolve_isr(preset)
         if setting not in out.values():
             out[name] = setting
+    own = model.resolve_isr(ISR_OWN)
+    if own not in out.values():
+        out[ISR_OWN] = own
     return out
 
 
 def _complexity_rows(model: HubMixin, size: tuple[int, int], in_chans: int) -> list[str]:
     params = count_params(model) / 1e6
+    own = model.resolve_isr(ISR_OWN)
     rows = []
     for name, setting in _presets(model).items():
         with isr_applied(model, setting):
             gflops = count_flops(model, (in_chans, size[0], size[1]))
-        rows.append(f"| `{name}` | {setting} | {params:.2f} | {gflops:.2f} |")
+        trained = " (trained)" if setting == own else ""
+        rows.append(f"| `{name}`{trained} | {setting} | {params:.2f} | {gflops:.2f} |")
     return rows
 
 
@@ -411,7 +416,8 @@ def model_card_text(model: HubMixin, config: Mapping[str, Any], repo_id: str | N
         "same weights, fewer FLOPs. Ratios are absolute (encoder stages 1–4, then decoder blocks on c4, c3, c2).",
         f"The model was trained with `{config['train_isr']}` and loads under `{config['isr']}`"
         + (f" (preset `{isr.preset}`)" if isr.preset else "")
-        + '; change it with `model.set_isr("paper")` or `isr=` on every command.',
+        + '; change it with `model.set_isr("paper")` or `isr=` on every command (`"own"`: back to the training '
+        "ratios, the row marked (trained)).",
         "",
         f"| ISR preset | ratios | params (M) | GFLOPs ({size[0]}×{size[1]}) |",
         "|---|---|---|---|",

@@ -7,9 +7,14 @@ The authors' scripts take *multipliers* of the training ratios instead; ours are
 setting, encoder ×(2, 2, 1, 1) and decoder ×(2, 2, 2) in their notation, is ``ISRSetting((16, 8, 2, 1), (2, 4, 8))``
 here: multiply each training ratio by the authors' multiplier.
 
+A model may also be *trained* at other ratios (the row marked * in the paper's Table 4: EDAFormer-T trained at
+(16, 8, 4, 2)-(2, 4, 8)); its factory's ``train_isr`` builds it so, ``model.train_isr`` reports them, and the
+setting ``"own"`` names them wherever a setting is taken (``model.set_isr("own")`` goes back to them). The preset
+``"train"`` always means the standard (8, 4, 2, 1)-(1, 2, 4).
+
 Everything about ISR is in this module: the setting and its presets, :func:`parse_isr` (the one reader of every
-form a user types or a config holds), :class:`ISRMixin` (``model.isr`` / ``model.set_isr``) and
-:func:`isr_applied` (apply a setting for a block, then restore the previous one).
+form a user types or a config holds), :class:`ISRMixin` (``model.isr`` / ``model.train_isr`` /
+``model.set_isr``) and :func:`isr_applied` (apply a setting for a block, then restore the previous one).
 """
 
 from __future__ import annotations
@@ -78,34 +83,68 @@ ISR_PRESETS: dict[str, ISRSetting] = {
     "aggressive": ISRSetting((16, 8, 4, 2), (2, 4, 8)),
 }
 
+# A model's own training ratios (``model.train_isr``): a setting only a model can resolve.
+ISR_OWN = "own"
+
 # Every form :func:`parse_isr` reads (config containers such as OmegaConf's are Mappings / Sequences).
 ISRLike = ISRSetting | str | Sequence[Any] | Mapping[str, Any] | None
 ISR_FORMS = (
-    f"a preset ({', '.join(ISR_PRESETS)}), 'e1,e2,e3,e4-d4,d3,d2', 'e1,e2,e3,e4', "
-    "[[e1,e2,e3,e4], [d4,d3,d2] or null] or {encoder: [e1,e2,e3,e4], decoder: [d4,d3,d2] or null}"
+    f"a preset ({', '.join(ISR_PRESETS)}), '{ISR_OWN}' (the model's own training ratios), 'e1,e2,e3,e4-d4,d3,d2', "
+    "'e1,e2,e3,e4', [[e1,e2,e3,e4], [d4,d3,d2] or null] or "
+    f"{{encoder: [e1,e2,e3,e4] or {ISR_OWN}, decoder: [d4,d3,d2], {ISR_OWN} or null}}"
 )
 
 
-def parse_isr(value: ISRLike) -> ISRSetting | None:
+def parse_isr(value: ISRLike, own: ISRSetting | None = None) -> ISRSetting | None:
     """Read an ISR setting from any form a user can type or a config can hold; ``None`` stays ``None``.
 
-    Forms: an :class:`ISRSetting`; a preset name (``"paper"``); ``"16,8,2,1-2,4,8"`` or the encoder-only
-    ``"16,8,2,1"``; ``[[16, 8, 2, 1], [2, 4, 8]]`` or ``[[16, 8, 2, 1], None]``; a mapping
-    ``{"encoder": [16, 8, 2, 1], "decoder": [2, 4, 8] | None}`` (``decoder`` may be left out). Raises a one-line
-    ``ValueError`` naming the value otherwise.
+    Forms: an :class:`ISRSetting`; a preset name (``"paper"``); ``"own"``, the ratios a model was trained at;
+    ``"16,8,2,1-2,4,8"`` or the encoder-only ``"16,8,2,1"``; ``[[16, 8, 2, 1], [2, 4, 8]]`` or
+    ``[[16, 8, 2, 1], None]``; a mapping ``{"encoder": [16, 8, 2, 1], "decoder": [2, 4, 8] | None}`` (``decoder``
+    may be left out), where either part may be ``"own"``. ``"own"`` is resolved against ``own`` (a model's
+    ``train_isr``; models pass theirs, see :meth:`ISRMixin.resolve_isr`). Raises a one-line ``ValueError`` naming
+    the value otherwise.
     """
     if value is None or isinstance(value, ISRSetting):
         return value
     if isinstance(value, str):
-        return _parse_text(value)
+        return _own(own, value) if value.strip() == ISR_OWN else _parse_text(value)
     if isinstance(value, Mapping):
         if "encoder" in value and set(value) <= {"encoder", "decoder"} and value["encoder"] is not None:
-            return ISRSetting(value["encoder"], value.get("decoder"))
+            encoder, decoder = value["encoder"], value.get("decoder")
+            if encoder == ISR_OWN:
+                encoder = _own(own, value).encoder
+            if decoder == ISR_OWN:
+                decoder = _own(own, value).decoder
+            return ISRSetting(encoder, decoder)
     elif isinstance(value, Sequence) and not isinstance(value, bytes) and len(value) in (1, 2):
         encoder, decoder = (*value, None)[:2]
         if _is_ratio_list(encoder) and (decoder is None or _is_ratio_list(decoder)):
             return ISRSetting(encoder, decoder)
     raise ValueError(f"cannot read ISR setting {value!r}: expected {ISR_FORMS}")
+
+
+def _own(own: ISRSetting | None, value: Any) -> ISRSetting:
+    if own is None:
+        raise ValueError(
+            f"ISR setting {value!r}: '{ISR_OWN}' means a model's own training ratios, so only a model resolves it "
+            f"(model.set_isr('{ISR_OWN}'), isr_applied(model, '{ISR_OWN}'))"
+        )
+    return own
+
+
+def training_setting(value: ISRLike) -> ISRSetting:
+    """The ratios a model is *trained* at (a factory's ``train_isr``): any form :func:`parse_isr` reads but
+    ``"own"``; ``None`` is the standard ``"train"`` preset, and a setting without decoder ratios keeps the standard
+    decoder ratios (1, 2, 4)."""
+    if isinstance(value, str) and value.strip() == ISR_OWN:
+        raise ValueError(
+            f"train_isr={value!r}: name the ratios to train at (a preset or ratios), not '{ISR_OWN}'"
+        )
+    setting = parse_isr(value)
+    if setting is None:
+        return ISR_PRESETS["train"]
+    return setting if setting.decoder is not None else ISRSetting(setting.encoder, TRAIN_DECODER_RATIOS)
 
 
 def _is_ratio_list(value: Any) -> bool:
@@ -147,6 +186,11 @@ class EFALevel(nn.Module):
         for block in self.blocks:
             block.attn.pool_ratio = ratio
 
+    @property
+    def train_pool_ratio(self) -> int:
+        """The pooling ratio the level was built (and trained) with; fixed for the model's life."""
+        return self.blocks[0].attn.train_pool_ratio
+
 
 class ISRMixin:
     """``isr`` / ``set_isr`` for models that list their EFA levels in :meth:`efa_levels`.
@@ -168,6 +212,16 @@ class ISRMixin:
             tuple(level.pool_ratio for level in decoder) if decoder else None,
         )
 
+    @property
+    def train_isr(self) -> ISRSetting:
+        """The ratios the model is trained at (its factory's ``train_isr``; the ``"train"`` preset unless built
+        otherwise). ``set_isr("own")`` goes back to them; checkpoints record them."""
+        encoder, decoder = self.efa_levels()
+        return ISRSetting(
+            tuple(level.train_pool_ratio for level in encoder),
+            tuple(level.train_pool_ratio for level in decoder) if decoder else None,
+        )
+
     def resolve_isr(
         self,
         setting: ISRLike = None,
@@ -180,7 +234,7 @@ class ISRMixin:
         if setting is not None:
             if encoder is not None or decoder is not None:
                 raise ValueError("pass either a setting or encoder=/decoder=, not both")
-            parsed = parse_isr(setting)
+            parsed = parse_isr(setting, own=self.train_isr)
             encoder, decoder = parsed.encoder, parsed.decoder if has_decoder else None
         elif decoder is not None and not has_decoder:
             raise ValueError(
@@ -201,8 +255,8 @@ class ISRMixin:
     ) -> ISRSetting:
         """Change the key/value pooling ratios of every EFA layer in place (same weights); returns the new setting.
 
-        Pass any form :func:`parse_isr` reads (a preset name such as ``"paper"``, an :class:`ISRSetting`,
-        ``"16,8,2,1-2,4,8"``, ...), or the keywords ``encoder=(s1, s2, s3, s4)`` / ``decoder=(d4, d3, d2)``
+        Pass any form :func:`parse_isr` reads (a preset name such as ``"paper"``, ``"own"`` for the model's own
+        training ratios :attr:`train_isr`, an :class:`ISRSetting`, ``"16,8,2,1-2,4,8"``, ...), or the keywords ``encoder=(s1, s2, s3, s4)`` / ``decoder=(d4, d3, d2)``
         (absolute ratios; an omitted part stays as it is). Everything is validated before anything changes.
         """
         new = self.resolve_isr(setting, encoder=encoder, decoder=decoder)

@@ -10,7 +10,7 @@ from torch import nn
 from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
 from .hub import HubMixin, record_factory
-from .isr import EFALevel, ISRLike, ISRMixin
+from .isr import EFALevel, ISRLike, ISRMixin, training_setting
 from .layers import resize
 
 
@@ -49,6 +49,7 @@ def _edaformer(
     *,
     num_classes: int,
     isr: ISRLike,
+    train_isr: ISRLike,
     drop_path_rate: float,
     in_chans: int,
     embed_dim: int,
@@ -57,10 +58,12 @@ def _edaformer(
     dropout: float,
 ) -> EDAFormer:
     args = {k: v for k, v in locals().items() if k != "variant"}
-    encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans)
+    trained = training_setting(train_isr)
+    encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans, train_isr=trained)
     head = EDAFormerHead(
         encoder.feature_info,
         num_classes,
+        pool_ratios=trained.decoder,
         embed_dim=embed_dim,
         mlp_ratio=decoder_mlp_ratio,
         drop_path=decoder_drop_path,
@@ -68,7 +71,7 @@ def _edaformer(
     )
     model = EDAFormer(encoder, head)
     record_factory(model, f"edaformer_{variant}", args)
-    model.set_isr(isr)  # None: keeps the training ratios
+    model.set_isr(isr)  # None: keeps the training ratios (train_isr)
     return model
 
 
@@ -76,6 +79,7 @@ def edaformer_t(
     num_classes: int = 150,
     *,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     drop_path_rate: float = 0.2,
     in_chans: int = 3,
     embed_dim: int = 128,
@@ -89,6 +93,9 @@ def edaformer_t(
         num_classes: output classes ``K``.
         isr: inference pooling setting applied right away (any form :func:`~edaformer.models.parse_isr` reads;
             ``None``: the training ratios). See :meth:`EDAFormer.set_isr`.
+        train_isr: the pooling ratios the model is built and trained at (``None``: the standard
+            (8,4,2,1)-(1,2,4); e.g. ``"aggressive"`` for the row marked * in the paper's Table 4). Reported by
+            ``model.train_isr``, recorded in checkpoints; ``set_isr("own")`` returns to them.
         drop_path_rate: encoder stochastic depth of the last block (rising linearly from 0 over the blocks).
         in_chans: input image channels.
         embed_dim: decoder fuse width ``E``.
@@ -103,6 +110,7 @@ def edaformer_b(
     num_classes: int = 150,
     *,
     isr: ISRLike = None,
+    train_isr: ISRLike = None,
     drop_path_rate: float = 0.2,
     in_chans: int = 3,
     embed_dim: int = 768,

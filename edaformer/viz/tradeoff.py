@@ -18,7 +18,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..models import ISR_PRESETS
+from ..models import ISR_PRESETS, parse_isr
 from ..paper import BENCHMARKS, PAPER_GFLOPS, PAPER_MIOU
 
 RESULT_FILES = ("results.json", "isr_results.json")
@@ -87,13 +87,22 @@ def paper_miou(row: Mapping[str, Any], setting: str | None = None) -> float | No
     """The paper's mIoU (%) for a result row, or ``None`` when the paper has no comparable number.
 
     Comparable: the row's ``model`` and benchmark (:func:`benchmark_of`) are in Table 4, its ``setting`` is an ISR
-    preset, and it was evaluated single-scale (``tta`` false), as the paper's table. ``setting`` overrides the
-    row's (``"aggressive_trained"``: the model the paper trained at the aggressive ratios).
+    preset, and it was evaluated single-scale (``tta`` false), as the paper's table. The row's ``train_isr`` picks
+    the paper's row: the standard training ratios (or none recorded) give the ISR rows; weights trained at the
+    aggressive ratios and evaluated there give the row marked * (``"aggressive_trained"``); other ratios have no
+    paper number. ``setting`` overrides the row's setting (``"aggressive_trained"``: the model the paper trained
+    at the aggressive ratios).
     """
     dataset = benchmark_of(row)
     if dataset is None or row.get("tta"):
         return None
-    return PAPER_MIOU.get((str(row.get("model", "")), setting or str(row.get("setting", "")), dataset))
+    setting = setting or str(row.get("setting", ""))
+    trained = parse_isr(row.get("train_isr")) or ISR_PRESETS["train"]
+    if trained == ISR_PRESETS["aggressive"] and setting == "aggressive":
+        setting = "aggressive_trained"
+    elif trained != ISR_PRESETS["train"]:
+        return None
+    return PAPER_MIOU.get((str(row.get("model", "")), setting, dataset))
 
 
 def _label(row: Mapping[str, Any]) -> str:

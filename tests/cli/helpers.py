@@ -53,3 +53,45 @@ def run(script: str, args: list[str], timeout: float = 300, **env: str) -> subpr
         text=True,
         timeout=timeout,
     )
+
+
+def tiny_ade20k(root: Path, num_train: int = 16, num_val: int = 1) -> Path:
+    """``root/ADEChallengeData2016`` with ``num_train`` / ``num_val`` random 48x64 pairs (raw labels 0..150)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = root / "ADEChallengeData2016"
+    for split, prefix, count in (("training", "train", num_train), ("validation", "val", num_val)):
+        for i in range(count):
+            name = f"ADE_{prefix}_{i + 1:08d}"
+            for kind, array in (
+                ("images", rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)),
+                ("annotations", rng.integers(0, 151, (48, 64), dtype=np.uint8)),
+            ):
+                path = base / kind / split / f"{name}.{'jpg' if kind == 'images' else 'png'}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(array).save(path)
+    return root
+
+
+def tiny_paper_recipe(ade_root: Path, run_dir: Path, experiment: str, steps: int = 1) -> list[str]:
+    """A paper experiment on tiny ADE20K data, recipe kept (batch 4 per device, global batch 16) but 64x64 crops,
+    tiny test images and ``steps`` optimizer steps, validated once at the end."""
+    return [
+        f"experiment={experiment}",
+        f"data.root={ade_root}",
+        f"hydra.run.dir={run_dir}",
+        "data.crop_size=[64,64]",
+        "data.test_scale=[64,48]",
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+        "trainer.devices=1",
+        "trainer.accelerator=cpu",
+        f"trainer.max_steps={steps}",
+        f"trainer.val_check_interval={steps}",
+        "trainer.log_every_n_steps=1",
+        "model.scheduler.warmup_steps=1",
+        "flops_size=[64,64]",
+        "logger=csv",
+    ]

@@ -50,6 +50,7 @@ def test_every_user_command_is_installed():
         assert any(f"from {target.split(':')[0]} import main" in w.read_text() for w in wrappers), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_help_describes_the_command_and_lists_its_arguments(script, capsys):
     assert run_main(command(script), "--help") == 0
@@ -70,7 +71,7 @@ BAD = [
     (
         "edaformer-eval",
         ["isr=fast", "ckpt_path=x"],
-        "unknown isr 'fast'; valid: aggressive, dec2x, paper, train",
+        "unknown isr 'fast'; valid: aggressive, dec2x, own, paper, train",
     ),
     ("edaformer-predict", ["ckpt_path=x", "inputs=y", "save=[jpeg]"], "save: unknown output ['jpeg']"),
     (
@@ -109,6 +110,7 @@ def test_every_command_has_a_bad_value_case():
     assert {script for script, _, _ in BAD} == set(SCRIPTS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("script", "args", "message"), BAD, ids=[b[0] for b in BAD])
 def test_a_bad_value_is_one_line_and_exit_status_2(script, args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -143,6 +145,7 @@ def test_full_hydra_errors_on_request(monkeypatch):
         run_main(command("edaformer-complexity"), "foo=1")
 
 
+@pytest.mark.slow
 def test_tools_leave_no_run_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run_main(command("edaformer-complexity"), "model=edaformer_t", "isr=paper") == 0
@@ -163,6 +166,7 @@ def write_user_conf(root, demo_root):
     return f"hydra.searchpath=[file://{root}]"
 
 
+@pytest.mark.slow
 def test_user_config_folder_on_the_search_path(tmp_path, monkeypatch, capsys):
     """hydra.searchpath=[file:///my/conf] adds the user's own model/ and data/ options to every command."""
     monkeypatch.chdir(tmp_path)

@@ -20,12 +20,21 @@ SWEEP = [  # setting, ratios, GFLOPs, our mIoU
 ]
 
 
-def write_sweep(root: Path, model: str, data: str, flops_size: str = "512x512", tta: bool = False) -> None:
+def write_sweep(
+    root: Path,
+    model: str,
+    data: str,
+    flops_size: str = "512x512",
+    tta: bool = False,
+    train_isr: str | None = None,
+) -> None:
     for i, (setting, isr, gflops, miou) in enumerate(SWEEP):
         job = root / f"{i}_isr={setting}"
         job.mkdir(parents=True)
         row = dict(setting=setting, isr=isr, params=4_929_914, gflops=gflops, flops_size=flops_size)
         row.update(mIoU=miou, model=model, data=data, tta=tta)
+        if train_isr is not None:  # rows written before the training ratios were recorded have none
+            row["train_isr"] = train_isr
         (job / "results.json").write_text(json.dumps({"results": [row]}))
 
 
@@ -41,7 +50,9 @@ def test_isr_table_shows_the_paper_beside_ours(tmp_path):
     write_sweep(tmp_path, "edaformer_t", ADE)
     lines = build_table(tmp_path).splitlines()
     assert lines[0].endswith("| paper mIoU (%) | ours − paper |")
-    assert lines[2] == "| train | 8,4,2,1-1,2,4 | 4.93 | 5.63 | +0.0 % | 42.51 | +0.00 | 42.3 | +0.21 |"
+    assert lines[2] == (
+        "| train | 8,4,2,1-1,2,4 | 8,4,2,1-1,2,4 | 4.93 | 5.63 | +0.0 % | 42.51 | +0.00 | 42.3 | +0.21 |"
+    )
     assert lines[5].endswith("| 41.02 | -1.49 | 41.3 | -0.28 |")
     assert (
         lines[-1].startswith("Paper, Table 4 (*): the same model *trained* at the aggressive")
@@ -50,6 +61,19 @@ def test_isr_table_shows_the_paper_beside_ours(tmp_path):
     csv = (tmp_path / "isr_table.csv").read_text().splitlines()
     assert csv[0].endswith(",paper_mIoU,ours_minus_paper") and csv[3].endswith(",42.1,-0.22")
     assert (tmp_path / "isr_table.png").stat().st_size > 1000
+
+
+def test_isr_table_of_a_checkpoint_trained_at_the_aggressive_ratios(tmp_path):
+    """Table 4's row marked *: the aggressive row is compared with 42.1; the paper has no other row for it."""
+    write_sweep(tmp_path, "edaformer_t", ADE, train_isr="16,8,4,2-2,4,8")
+    lines = build_table(tmp_path).splitlines()
+    assert " trained at " in lines[0]
+    assert lines[2].startswith("| train | 8,4,2,1-1,2,4 | 16,8,4,2-2,4,8 |") and lines[2].endswith(" — | — |")
+    # deltas are relative to the row at the model's own ratios
+    assert lines[5] == (
+        "| aggressive | 16,8,4,2-2,4,8 | 16,8,4,2-2,4,8 | 4.93 | 4.10 | +0.0 % | 41.02 | +0.00 | 42.1 | -1.08 |"
+    )
+    assert "Paper, Table 4 (*)" not in lines[-1]  # the row itself is the comparison
 
 
 @pytest.mark.parametrize(
@@ -96,3 +120,18 @@ def test_tradeoff_figure_draws_the_paper_points():
     assert list(fig.axes[0].get_lines()[1].get_xdata()) == [5.63, 5.31, 4.72, 4.10]  # at our own GFLOPs
     fig = tradeoff_figure([{**r, "tta": True} for r in rows], reference=("edaformer_t", "ade20k"))
     assert not [line for line in fig.axes[0].get_lines() if "paper" in line.get_label()]
+
+
+@pytest.mark.parametrize(
+    ("setting", "train_isr", "expected"),
+    [
+        ("aggressive", None, 41.3),  # ISR from the standard training
+        ("aggressive", "8,4,2,1-1,2,4", 41.3),
+        ("aggressive", "16,8,4,2-2,4,8", 42.1),  # trained there: the row marked *
+        ("train", "16,8,4,2-2,4,8", None),
+        ("aggressive", "16,8,4,1-2,4,8", None),
+    ],
+)
+def test_paper_miou_follows_the_training_ratios(setting, train_isr, expected):
+    row = dict(setting=setting, model="edaformer_t", data=ADE, flops_size="512x512", train_isr=train_isr)
+    assert paper_miou(row) == expected

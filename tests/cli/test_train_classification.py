@@ -35,6 +35,7 @@ def test_eft_t_imagenet_smoke_train_and_eval_under_ddp(tmp_path):
             "data.num_workers=0",
             "data.persistent_workers=false",
             "trainer=ddp_cpu",
+            "global_batch=8",  # the recipe's 1024 does not fit 8 images
             "trainer.max_steps=2",
             "trainer.val_check_interval=2",
             "flops_size=[64,64]",
@@ -44,6 +45,7 @@ def test_eft_t_imagenet_smoke_train_and_eval_under_ddp(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     # 2 gloo processes x 4 images: DeiT's linear rule on the global batch (the sampler shards per process)
     assert "lr 0.0005 x global batch 8 / 512 = 7.8125e-06" in proc.stdout + proc.stderr
+    assert "global batch 8 = 4 per device x 2 devices x 1 node x 1 accumulation" in proc.stdout
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     results = json.loads((run_dir / "isr_results.json").read_text())["results"]
     assert [r["setting"] for r in results] == ["train", "paper"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,10 @@ import torch
 
 from edaformer.cli.isr_table import main as isr_table_main
 from edaformer.data.demo import DEMO_CLASSES
-from edaformer.models import ISR_PRESETS
+from edaformer.models import ISR_PRESETS, create_model
 from tests.conftest import run_main
 
-from .helpers import run, tiny
+from .helpers import run, tiny, tiny_ade20k, tiny_paper_recipe
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +86,13 @@ def test_isr_sweep_and_table(trained, data_dir, tmp_path):
     assert gflops["paper"] == pytest.approx(4.7, abs=0.1)
     assert run_main(isr_table_main, f"sweep_dir={tmp_path}") == 0
     table = (tmp_path / "isr_table.md").read_text()
-    assert table.count("\n") == 6 and "| paper | 16,8,2,1-2,4,8 |" in table and "+0.0 %" in table
+    assert (
+        table.count("\n") == 6 and "| paper | 16,8,2,1-2,4,8 | 8,4,2,1-1,2,4 |" in table and "+0.0 %" in table
+    )
     assert (
         (tmp_path / "isr_table.csv")
         .read_text()
-        .startswith("setting,isr,params_M,gflops,delta_gflops_pct,mIoU")
+        .startswith("setting,isr,train_isr,params_M,gflops,delta_gflops_pct,mIoU")
     )
     assert (tmp_path / "isr_table.png").stat().st_size > 1000
 
@@ -128,7 +131,7 @@ def test_eval_multi_scale_flip_as_the_authors(trained, data_dir, tmp_path):
         (
             "eval.py",
             ["isr=fast", "ckpt_path=x"],
-            "error: unknown isr 'fast'; valid: aggressive, dec2x, paper, train",
+            "error: unknown isr 'fast'; valid: aggressive, dec2x, own, paper, train",
         ),
         (
             "eval.py",
@@ -139,6 +142,19 @@ def test_eval_multi_scale_flip_as_the_authors(trained, data_dir, tmp_path):
             "train.py",
             ["ckpt_path=/nonexistent/last.ckpt"],
             "error: ckpt_path does not exist: /nonexistent/last.ckpt",
+        ),
+        (
+            "train.py",
+            ["experiment=edaformer_t_ade20k", "trainer.devices=1"],
+            "error: model.pretrained=... is required: the paper recipes start from the ImageNet-pretrained EFT "
+            "encoder, as the authors' (EFT_T.pth / EFT_B.pth, or an eft_* checkpoint of edaformer-train): "
+            "model.pretrained=PATH; to train from scratch on purpose, model.pretrained=null",
+        ),
+        (
+            "train.py",
+            ["experiment=edaformer_t_ade20k_aggressive_finetune"],
+            "error: model.init_from=... is required: fine-tuning starts from a trained segmentation checkpoint "
+            "(ours, Lightning .ckpt or the authors' .pth): model.init_from=PATH",
         ),
     ],
 )
@@ -151,10 +167,12 @@ def test_bad_arguments_give_one_line_errors(script, args, message, tmp_path):
 
 @pytest.mark.slow
 def test_ddp_cpu_two_gloo_processes(data_dir, tmp_path):
+    """Two processes of 4 images reach a global batch of 16 by accumulating 2 batches per optimizer step."""
     args = [
         *tiny(data_dir, tmp_path, steps=2),
         "trainer=ddp_cpu",
-        "trainer.val_check_interval=2",
+        "global_batch=16",
+        "trainer.val_check_interval=2",  # optimizer steps: 4 batches
         "final_eval.isr=[train]",
         "logger=csv",
     ]
@@ -162,9 +180,14 @@ def test_ddp_cpu_two_gloo_processes(data_dir, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "GLOBAL_RANK: 0, MEMBER: 1/2" in out and "GLOBAL_RANK: 1, MEMBER: 2/2" in out
+    line = "global batch 16 = 4 per device x 2 devices x 1 node x 2 accumulation"
+    assert proc.stdout.count(line) == 1, out[-4000:]  # printed once, by rank 0
+    assert "validation every 2 optimizer steps = 4 batches" in proc.stdout
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 2
+    batches = ckpt["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["completed"]
+    assert batches == 4  # per process: 2 optimizer steps x 2 accumulated batches
     assert json.loads((tmp_path / "isr_results.json").read_text())["results"][0]["setting"] == "train"
 
 
@@ -239,3 +262,81 @@ def test_export_the_best_checkpoint_as_a_hub_folder(trained, tmp_path, capsys):
     assert f"of run `{trained.name}`" in card.text
     model = EDAFormer.from_pretrained(out)
     assert str(model.isr) == "16,8,2,1-2,4,8"
+
+
+@pytest.mark.slow
+def test_global_batch_that_cannot_be_reached_is_one_line(data_dir, tmp_path):
+    proc = run("train.py", [*tiny(data_dir, tmp_path), "global_batch=10"], timeout=200)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: global_batch=10 cannot be reached with 4 per device x 1 device x 1 node = 4 per pass: it is not a "
+        "multiple; change data.batch_size or trainer.devices, or set global_batch=null"
+    )
+
+
+@pytest.fixture(scope="module")
+def ade_recipe_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """experiment=edaformer_t_ade20k on one CPU device, from scratch on purpose, one optimizer step."""
+    ade = tiny_ade20k(tmp_path_factory.mktemp("ade"))
+    run_dir = tmp_path_factory.mktemp("ade_run")
+    args = [
+        *tiny_paper_recipe(ade, run_dir, "edaformer_t_ade20k"),
+        "model.pretrained=null",
+        "final_eval.isr=[]",
+    ]
+    return ade, run_dir, run("train.py", args)
+
+
+@pytest.mark.slow
+def test_paper_recipe_reaches_its_global_batch_on_one_device(ade_recipe_run):
+    _, run_dir, proc = ade_recipe_run
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "global batch 16 = 4 per device x 1 device x 1 node x 4 accumulation" in proc.stdout
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 1
+    assert ckpt["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["completed"] == 4
+    assert ckpt["hyper_parameters"]["pretrained"] is None
+    assert ckpt["hyper_parameters"]["train_isr"] == "8,4,2,1-1,2,4"
+
+
+@pytest.mark.slow
+def test_finetune_at_other_ratios_then_eval_and_resume(ade_recipe_run, tmp_path):
+    """The starred row's fine-tuning path: start from the standard run's weights (not a resume), train at the
+    aggressive ratios, evaluate at its own ratios; resuming it as a standard run is refused."""
+    ade, standard, _ = ade_recipe_run
+    init = standard / "checkpoints" / "last.ckpt"
+    tuned = tmp_path / "tuned"
+    args = tiny_paper_recipe(ade, tuned, "edaformer_t_ade20k_aggressive_finetune")
+    proc = run("train.py", [*args, f"model.init_from={init}", "final_eval.isr=[own]"])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    n = len(create_model("edaformer_t").state_dict())
+    report = f"initialised all {n} tensors from {init} (lightning edaformer_t checkpoint, trained at 8,4,2,1-1,2,4)"
+    assert report in proc.stdout + proc.stderr
+    ckpt = torch.load(tuned / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 1  # a new schedule, not the standard run's step
+    assert ckpt["hyper_parameters"]["train_isr"] == "16,8,4,2-2,4,8"
+    row = json.loads((tuned / "isr_results.json").read_text())["results"][0]
+    assert (row["setting"], row["isr"], row["train_isr"]) == (
+        "aggressive",
+        "16,8,4,2-2,4,8",
+        "16,8,4,2-2,4,8",
+    )
+
+    evaluated = tmp_path / "eval"
+    proc = run("eval.py", [f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}", "data=ade20k", f"data.root={ade}",
+                           "data.test_scale=[64,48]", "data.num_workers=0", "trainer.accelerator=cpu",
+                           "flops_size=[64,64]", f"hydra.run.dir={evaluated}"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    row = json.loads((evaluated / "results.json").read_text())["results"][0]
+    assert (row["isr"], row["train_isr"]) == ("16,8,4,2-2,4,8", "16,8,4,2-2,4,8")  # eval defaults to own
+    assert "| aggressive | 16,8,4,2-2,4,8 | 16,8,4,2-2,4,8 |" in proc.stdout
+
+    resumed = tiny_paper_recipe(ade, tmp_path / "resumed", "edaformer_t_ade20k", steps=2)
+    proc = run(
+        "train.py", [*resumed, "model.pretrained=null", f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}"]
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: the checkpoint was trained at ISR ratios 16,8,4,2-2,4,8, this run builds the model at "
+        "8,4,2,1-1,2,4: resume with model.train_isr=16,8,4,2-2,4,8"
+    )

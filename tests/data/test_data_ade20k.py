@@ -43,6 +43,7 @@ def test_attributes_and_val_batches_keep_labels_at_original_size(ade_root, dh):
     assert batches[0]["path"][0].endswith("ADE_val_00000001.jpg")
 
 
+@pytest.mark.slow
 def test_train_batches_are_cropped_padded_and_normalised(ade_root, dh):
     # ratio 0.5: every image is rescaled to short side 256 (< 512), so the crop keeps it whole and pads.
     dm = dh.compose_data(
@@ -70,6 +71,7 @@ def test_default_pipeline_crops_to_512(ade_root, dh):
     assert batch["image"].shape == (2, 3, 512, 512) and batch["mask"].shape == (2, 512, 512)
 
 
+@pytest.mark.slow
 def test_seeded_runs_repeat_and_epochs_differ(ade_root, dh):
     def first_two_epochs(seed, workers=0):
         L.seed_everything(seed, verbose=False)

@@ -21,6 +21,7 @@ def tree_bytes(folder):
     }
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic_and_in_ade_layout(tmp_path):
     a = ensure_demo_dataset(tmp_path / "a", **SMALL)
     b = ensure_demo_dataset(tmp_path / "b", **SMALL)
@@ -48,6 +49,7 @@ def test_concurrent_callers_share_one_dataset(tmp_path):
     assert len(list((tmp_path / "ADEChallengeData2016/images/training").iterdir())) == 12
 
 
+@pytest.mark.slow
 def test_crash_leaves_nothing_half_written(tmp_path, monkeypatch):
     original = demo_module._write_split
 
@@ -88,6 +90,7 @@ def test_demo_datamodule_batches(tmp_path, dh):
     assert val["image"].shape[3] % 32 == 0 and 120 <= h <= 160
 
 
+@pytest.mark.slow
 def test_colour_alone_does_not_tell_the_class(tmp_path):
     """A per-pixel nearest-mean-colour classifier, fit on train, must do badly on val (mIoU < 0.35)."""
     root = ensure_demo_dataset(tmp_path, num_train=40, num_val=12)
@@ -113,6 +116,7 @@ def test_colour_alone_does_not_tell_the_class(tmp_path):
         assert (yv == k).sum() > 0
 
 
+@pytest.mark.slow
 def test_check_dataset_script_lists_every_problem(ade_root, dh, capsys):
     check = ("check_dataset", "data=ade20k", f"data.root={ade_root}")
     assert dh.run_command(*check) == 0
@@ -133,6 +137,7 @@ def test_check_dataset_script_lists_every_problem(ade_root, dh, capsys):
     assert "[train] split 'training': 1 ok, 2 problem(s)" in out and "FAILED: 3 problem(s)" in out
 
 
+@pytest.mark.slow
 def test_benchmark_script_reports_images_per_second(tmp_path, dh, capsys):
     args = [
         "data=demo",

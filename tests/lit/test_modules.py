@@ -10,7 +10,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from edaformer.lit import AtomicCheckpointIO, ClassificationModule, MixupCutmix, SegmentationModule
+from edaformer.lit import (
+    AtomicCheckpointIO,
+    ClassificationModule,
+    MixupCutmix,
+    SegmentationModule,
+    configure_global_batch,
+)
 from edaformer.models import ISR_PRESETS, create_model
 from edaformer.optim import cosine_warmup_schedule, poly_warmup_schedule
 
@@ -94,6 +100,7 @@ def test_segmentation_eval_isr_is_temporary_and_metrics_are_logged():
     assert hp["inference"]["mode"] == "slide"
 
 
+@pytest.mark.slow
 def test_num_classes_mismatch_is_an_error():
     with pytest.raises(ValueError, match="predicts 2 classes"):
         SegmentationModule(create_model("edaformer_t", num_classes=2), ADAMW, None, "edaformer_t", 5)
@@ -199,6 +206,7 @@ def test_classification_lr_scaling_through_a_real_trainer():
     module = ClassificationModule(
         net, partial(torch.optim.AdamW, lr=5e-4), None, "eft_t", 3, lr_reference_batch=512, batch_size=4
     )
-    t = trainer(max_steps=1, accumulate_grad_batches=2, limit_val_batches=0)
+    t = trainer(max_steps=1, limit_val_batches=0)
+    assert configure_global_batch(t, 8, per_device=4).accumulation == 2  # the recipe's global batch, reached
     t.fit(module, DataLoader(Blobs(8, False), batch_size=4))
     assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(5e-4 * 8 / 512)

@@ -9,6 +9,7 @@ from edaformer.checkpoints import load_encoder_weights
 from edaformer.models import create_model, to_official_state_dict
 
 
+@pytest.mark.slow
 def test_pretrained_from_authors_layout(tmp_path):
     seg = create_model("edaformer_t", num_classes=150)
     official = {
@@ -27,6 +28,7 @@ def test_pretrained_from_authors_layout(tmp_path):
         torch.testing.assert_close(target.encoder.state_dict()[key], value)
 
 
+@pytest.mark.slow
 def test_pretrained_from_our_classification_checkpoint(tmp_path):
     cls = create_model("eft_t", num_classes=10)
     path = tmp_path / "eft.ckpt"
@@ -36,6 +38,7 @@ def test_pretrained_from_our_classification_checkpoint(tmp_path):
     torch.testing.assert_close(target.encoder.state_dict(), cls.encoder.state_dict())
 
 
+@pytest.mark.slow
 def test_pretrained_mismatch_and_missing_file(tmp_path):
     b = create_model("eft_b", num_classes=10)
     path = tmp_path / "b.ckpt"

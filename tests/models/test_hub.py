@@ -76,13 +76,15 @@ def test_model_card_states_complexity_data_metrics_usage_and_citation(saved):
     for preset in ("train", "dec2x", "paper", "aggressive"):
         with isr_applied(model, preset):
             gflops = count_flops(model, (3, 64, 128))
-        assert f"| `{preset}` |" in text and f"| {gflops:.2f} |" in text
+        assert f"| `{preset}`" in text and f"| {gflops:.2f} |" in text
+    assert "| `train` (trained) | 8,4,2,1-1,2,4 |" in text  # the ratios the weights were trained at
     assert "GFLOPs (64×128)" in text and "41.23" in text
     assert "sky, road, car" in text
     assert 'EDAFormer.from_pretrained("path/to/this/folder")' in text
     assert "@article{yu2024embedding" in text and "arXiv:2407.17261" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["classifier", "encoder", "features"])
 def test_classifier_and_encoder_folders(kind, tmp_path):
     if kind == "classifier":
@@ -102,6 +104,31 @@ def test_classifier_and_encoder_folders(kind, tmp_path):
     card = (tmp_path / kind / "README.md").read_text()
     assert "| `dec2x` |" not in card  # encoder-only models: one row per distinct encoder setting
     assert "| `paper` | 16,8,2,1 |" in card
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["edaformer_t", "eft_t"])
+def test_training_ratios_travel_with_the_folder(name, tmp_path):
+    """A model trained at other ratios (Table 4's starred row) comes back built at them: ``isr=own`` finds them,
+    and the weights load strictly (the pooling ratio is no weight, so only the record can tell)."""
+    model = create_model(name, num_classes=3, train_isr="aggressive", isr="train").eval()
+    own = "16,8,4,2-2,4,8" if name == "edaformer_t" else "16,8,4,2"
+    model.save_pretrained(tmp_path / name, config={"input_size": [64, 64]})
+    config = json.loads((tmp_path / name / "config.json").read_text())
+    assert config["train_isr"] == own and config["isr"] == str(model.isr) != own
+    assert "train_isr" not in config["model_args"]  # one record of the ratios, the top-level one
+    card = (tmp_path / name / "README.md").read_text()
+    assert f"| `aggressive` (trained) | {own} |" in card
+    assert f"The model was trained with `{own}` and loads under `{model.isr}`" in card
+
+    loaded = type(model).from_pretrained(tmp_path / name)
+    assert str(loaded.train_isr) == own and loaded.isr == model.isr
+    assert str(loaded.set_isr("own")) == own
+    _, info = load_model(tmp_path / name)
+    assert info.train_isr == own
+    if name == "edaformer_t":  # and a folder of a standard model says so
+        create_model(name, num_classes=3).save_pretrained(tmp_path / "standard")
+        assert str(EDAFormer.from_pretrained(tmp_path / "standard").train_isr) == "8,4,2,1-1,2,4"
 
 
 @pytest.mark.slow

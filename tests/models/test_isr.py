@@ -87,6 +87,7 @@ def segmentor():
     return create_model("edaformer_t", num_classes=3).eval()
 
 
+@pytest.mark.slow
 def test_isr_applied_restores_even_after_an_exception(segmentor):
     with pytest.raises(RuntimeError, match="boom"), isr_applied(segmentor, "aggressive") as setting:
         assert setting == segmentor.isr == ISR_PRESETS["aggressive"]
@@ -112,6 +113,7 @@ def test_isr_applied_with_a_bad_setting_changes_nothing(segmentor):
     assert segmentor.isr == ISR_PRESETS["train"]
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_isr_applied_gives_the_outputs_of_set_isr(segmentor):
     x = torch.randn(1, 3, 64, 64)
@@ -126,6 +128,7 @@ def test_isr_applied_gives_the_outputs_of_set_isr(segmentor):
         segmentor.set_isr("train")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model",
     [lambda: create_model("eft_t", num_classes=5), lambda: eft_encoder("t")],
@@ -147,6 +150,7 @@ def test_models_without_decoder_take_the_encoder_part_of_a_full_setting(model, s
         net.set_isr(decoder=(2, 4, 8))  # an explicit decoder= keyword is still an error
 
 
+@pytest.mark.slow
 def test_classifier_factory_takes_a_full_setting():
     assert create_model("eft_t", num_classes=2, isr="aggressive").isr == ISRSetting((16, 8, 4, 2), None)
 
@@ -157,3 +161,87 @@ def test_resolve_isr_changes_nothing(segmentor):
     assert segmentor.isr == ISR_PRESETS["train"]
     with pytest.raises(ValueError, match="not both"):
         segmentor.resolve_isr("paper", encoder=(8, 4, 2, 1))
+
+
+# ---------------------------------------------------------------------------- training at other ratios (Table 4 *)
+AGGRESSIVE = ISR_PRESETS["aggressive"]
+
+
+def _attention_ratios(net) -> tuple[list[int], list[int]]:
+    encoder, decoder = net.efa_levels()
+    levels = [*encoder, *decoder]
+    return (
+        [b.attn.train_pool_ratio for lv in levels for b in lv.blocks],
+        [b.attn.pool_ratio for lv in levels for b in lv.blocks],
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["aggressive", "16,8,4,2-2,4,8", [[16, 8, 4, 2], [2, 4, 8]], AGGRESSIVE])
+def test_train_isr_builds_every_efa_layer_at_those_ratios(form):
+    net = create_model("edaformer_t", num_classes=3, train_isr=form)
+    assert net.train_isr == AGGRESSIVE and net.isr == AGGRESSIVE  # inference starts at the training ratios
+    trained, current = _attention_ratios(net)
+    expected = [16] * 2 + [8] * 2 + [4] * 10 + [2] * 2 + [2] * 3 + [4] * 2 + [8] * 1  # decoder depths 3, 2, 1
+    assert trained == current == expected
+    standard = create_model("edaformer_t", num_classes=3)
+    assert standard.train_isr == ISR_PRESETS["train"]
+    # same tensors, whatever the ratios: a checkpoint trained at one ratio loads into a model built at another
+    assert {k: v.shape for k, v in net.state_dict().items()} == {
+        k: v.shape for k, v in standard.state_dict().items()
+    }
+
+
+@pytest.mark.slow
+def test_train_isr_of_models_without_decoder_and_encoder_only_forms():
+    assert create_model("eft_t", num_classes=2, train_isr="aggressive").train_isr == ISRSetting(
+        (16, 8, 4, 2), None
+    )
+    assert eft_encoder("t", train_isr="16,8,4,2-2,4,8").train_isr == ISRSetting((16, 8, 4, 2), None)
+    # a segmentor given encoder ratios only keeps the standard decoder ratios
+    assert create_model("edaformer_t", train_isr="16,8,4,2").train_isr == ISRSetting((16, 8, 4, 2), (1, 2, 4))
+
+
+@pytest.mark.slow
+def test_train_isr_with_an_inference_setting_and_the_way_back():
+    net = create_model("edaformer_t", num_classes=3, train_isr="aggressive", isr="paper")
+    assert net.isr == PAPER and net.train_isr == AGGRESSIVE
+    assert net.set_isr("own") == AGGRESSIVE == net.isr
+    assert net.set_isr("train") == ISR_PRESETS["train"]  # the preset stays the standard ratios
+    assert net.set_isr(net.train_isr) == AGGRESSIVE  # the same, spelled with the attribute
+    with isr_applied(net, "train"):
+        with isr_applied(net, " own ") as own:
+            assert own == AGGRESSIVE == net.isr
+        assert net.isr == ISR_PRESETS["train"]
+    assert net.isr == AGGRESSIVE
+    # a part may be "own": the config group isr=own is {encoder: own, decoder: own}, isr.decoder=... replaces one
+    assert net.resolve_isr({"encoder": "own", "decoder": [1, 2, 4]}) == ISRSetting((16, 8, 4, 2), (1, 2, 4))
+    assert net.resolve_isr(OmegaConf.create({"encoder": [8, 4, 2, 1], "decoder": "own"})) == ISRSetting(
+        (8, 4, 2, 1), (2, 4, 8)
+    )
+    classifier = create_model("eft_t", num_classes=2, train_isr="aggressive", isr="train")
+    assert classifier.set_isr({"encoder": "own", "decoder": "own"}) == ISRSetting((16, 8, 4, 2), None)
+
+
+@pytest.mark.slow
+@torch.no_grad()
+def test_own_ratios_are_the_ones_the_forward_pass_uses():
+    x = torch.randn(1, 3, 64, 64)
+    net = create_model("edaformer_t", num_classes=3, train_isr="aggressive").eval()
+    at_own = net(x)
+    with isr_applied(net, "aggressive"):
+        assert torch.equal(net(x), at_own)
+    with isr_applied(net, "train"):
+        assert not torch.allclose(net(x), at_own)
+
+
+@pytest.mark.parametrize("value", ["own", " own"])
+def test_train_isr_cannot_be_own_and_own_needs_a_model(value):
+    with pytest.raises(ValueError, match="not 'own'"):
+        create_model("edaformer_t", train_isr=value)
+    with pytest.raises(ValueError, match="only a model resolves it") as err:
+        parse_isr(value)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="only a model"):
+        parse_isr({"encoder": "own"})
+    assert parse_isr({"encoder": "own", "decoder": "own"}, own=AGGRESSIVE) == AGGRESSIVE

@@ -31,6 +31,7 @@ def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("edaformer_t", 4_929_914), ("edaformer_b", 29_438_166), ("eft_t", 3_675_404), ("eft_b", 25_367_080)],
@@ -40,6 +41,7 @@ def test_exact_parameter_counts_match_authors(name, expected):
     assert n_params(create_model(name)) == expected
 
 
+@pytest.mark.slow
 def test_parameter_counts_per_module_edaformer_t():
     model = create_model("edaformer_t", num_classes=150)
     # one EFT-T stage-1 block: 2 LN(32) + EFA (1x1 conv 32*32+32, Linear 32*32+32) + MixFFN(hidden 121)
@@ -58,6 +60,7 @@ def test_parameter_counts_per_module_edaformer_t():
     assert n_params(model.encoder) == 3_675_404 - (256 * 1000 + 1000)
 
 
+@pytest.mark.slow
 def test_edaformer_b_head_dimensions():
     model = create_model("edaformer_b", num_classes=19)
     head = model.decode_head
@@ -67,6 +70,7 @@ def test_edaformer_b_head_dimensions():
     assert head.classifier.weight.shape == (19, 768, 1, 1)
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_stage_shapes_and_heads():
     enc = eft_encoder("t").eval()
@@ -83,6 +87,7 @@ def test_stage_shapes_and_heads():
     assert enc.stages[0].blocks[0].mix_ffn.fc1.out_features == 121  # int(32 * 3.8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("h", "w"), [(64, 64), (33, 47), (100, 75), (32, 32)])
 @torch.no_grad()
 def test_segmentor_output_at_input_resolution(h, w):
@@ -134,6 +139,7 @@ def test_factory_signatures_are_explicit_and_shared_by_variants():
     assert defaults == {
         "num_classes": 150,
         "isr": None,
+        "train_isr": None,
         "drop_path_rate": 0.2,
         "in_chans": 3,
         "embed_dim": 768,
@@ -143,6 +149,7 @@ def test_factory_signatures_are_explicit_and_shared_by_variants():
     }
 
 
+@pytest.mark.slow
 def test_factory_keywords_reach_their_module():
     model = create_model(
         "edaformer_t",
@@ -172,6 +179,7 @@ def test_factory_keywords_reach_their_module():
     assert eft_encoder("b", isr="paper").isr == ISRSetting((16, 8, 2, 1), None)
 
 
+@pytest.mark.slow
 def test_head_declares_its_stages_and_reads_feature_info():
     assert EDAFormerHead.in_stages == (1, 2, 3)
     model = create_model("edaformer_b")
@@ -197,6 +205,7 @@ def test_create_model_unknown_name_lists_valid():
         assert name in str(err.value)
 
 
+@pytest.mark.slow
 def test_isr_presets_and_notation():
     assert str(ISR_PRESETS["paper"]) == "16,8,2,1-2,4,8"
     assert parse_isr("16,8,2,1-2,4,8") == ISR_PRESETS["paper"]
@@ -212,6 +221,7 @@ def test_isr_presets_and_notation():
     assert model.isr == ISRSetting((16, 8, 2, 1), (1, 2, 4))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kwargs", "bad"),
     [
@@ -230,6 +240,7 @@ def test_invalid_isr_raises_naming_value(kwargs, bad):
     assert model.isr == ISR_PRESETS["train"]  # nothing changed
 
 
+@pytest.mark.slow
 def test_classifier_takes_encoder_only():
     model = create_model("eft_t")
     with pytest.raises(ValueError, match="no decoder"):
@@ -238,6 +249,7 @@ def test_classifier_takes_encoder_only():
     assert model.encoder.isr.encoder == (16, 8, 2, 1)
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_isr_round_trip_restores_exact_outputs():
     model = create_model("edaformer_t", num_classes=5).eval()
@@ -253,6 +265,7 @@ def test_isr_round_trip_restores_exact_outputs():
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())  # same weights, same keys
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_huge_ratios_on_tiny_images_keep_one_token():
     model = create_model("edaformer_t", num_classes=4).eval()
@@ -295,6 +308,7 @@ def test_efa_matches_explicit_formula_and_unfused_variant():
     assert torch.allclose(unfused(x, (6, 4)), ref, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_gradients_reach_every_parameter_in_training_mode():
     # Drop path skips a block per sample (rate up to 0.2): with 2 samples a block was skipped for the whole batch
     # in about 1 run of 4, depending on the global RNG state; with 8 samples that chance is below 1e-5.
@@ -306,6 +320,7 @@ def test_gradients_reach_every_parameter_in_training_mode():
     assert missing == []
 
 
+@pytest.mark.slow
 def test_drop_path_schedule():
     enc = eft_encoder("t")
     rates = [
@@ -319,6 +334,7 @@ def test_drop_path_schedule():
     assert {b.drop_path.drop_prob for lv in head.levels for b in lv.blocks} == {0.1}
 
 
+@pytest.mark.slow
 def test_layer_norm_epsilons():
     model = create_model("edaformer_t")
     stage = model.encoder.stages[0]
@@ -328,6 +344,7 @@ def test_layer_norm_epsilons():
     assert block.norm1.eps == 1e-5 and block.attn.kv_norm.eps == 1e-5
 
 
+@pytest.mark.slow
 def test_models_package_imports_only_torch():
     code = (
         "import sys, edaformer.models; "
@@ -338,11 +355,13 @@ def test_models_package_imports_only_torch():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_factory_returns_segmentor_with_isr_kwarg():
     model = create_model("edaformer_b", num_classes=19, isr="paper")
     assert isinstance(model, EDAFormer) and model.isr == ISR_PRESETS["paper"] and model.num_classes == 19
 
 
+@pytest.mark.slow
 def test_head_init_as_the_authors():
     """Classifier: PyTorch's Conv2d default (the authors' untouched ``linear_pred``); fuse conv: He-normal fan-out."""
     torch.manual_seed(0)

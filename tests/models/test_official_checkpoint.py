@@ -16,6 +16,7 @@ from tests.conftest import REPO, official_layout, random_official_state_dict
 from tests.models.reference_official import official_forward
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["t", "b"])
 def test_key_mapping_round_trip_over_official_layout(variant):
     layout = official_layout(variant)
@@ -35,6 +36,7 @@ def test_key_mapping_round_trip_over_official_layout(variant):
     assert len(set(mapped.values())) == len(mapped)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["t", "b"])
 def test_load_official_reports_conv_seg_and_round_trips_values(variant):
     official = random_official_state_dict(variant)
@@ -46,6 +48,7 @@ def test_load_official_reports_conv_seg_and_round_trips_values(variant):
     assert all(torch.equal(back[k], official[k]) for k in back)
 
 
+@pytest.mark.slow
 @torch.no_grad()
 @pytest.mark.parametrize("isr", [((8, 4, 2, 1), (1, 2, 4)), ((16, 8, 2, 1), (2, 4, 8))])
 def test_loaded_weights_reproduce_the_authors_forward(isr):
@@ -59,6 +62,7 @@ def test_loaded_weights_reproduce_the_authors_forward(isr):
     assert torch.allclose(ours, ref, atol=1e-4, rtol=1e-4), (ours - ref).abs().max()
 
 
+@pytest.mark.slow
 def test_mismatches_list_every_offending_key():
     official = random_official_state_dict("t")
     official["backbone.block1.0.attn.q.weight"] = torch.zeros(32, 32)  # unknown key
@@ -73,6 +77,7 @@ def test_mismatches_list_every_offending_key():
     assert "encoder.stages.3.norm.weight" in msg and "(128,)" in msg
 
 
+@pytest.mark.slow
 def test_wrong_variant_is_refused():
     with pytest.raises(CheckpointMismatchError, match="shape mismatches"):
         load_official_checkpoint(
@@ -80,6 +85,7 @@ def test_wrong_variant_is_refused():
         )
 
 
+@pytest.mark.slow
 def test_pretrained_encoder_in_pvt_layout_loads_into_encoder_and_classifier():
     official = random_official_state_dict("t")
     backbone = {k.removeprefix("backbone."): v for k, v in official.items() if k.startswith("backbone.")}
@@ -95,6 +101,7 @@ def test_pretrained_encoder_in_pvt_layout_loads_into_encoder_and_classifier():
     assert torch.equal(seg.encoder.stages[3].norm.bias, backbone["norm4.bias"])
 
 
+@pytest.mark.slow
 def test_convert_script_and_load_model(tmp_path):
     official = random_official_state_dict("t", seed=5)
     official["decode_head.linear_pred.weight"] = torch.randn(19, 128, 1, 1)
@@ -122,6 +129,7 @@ def test_convert_script_and_load_model(tmp_path):
         assert torch.allclose(direct(img), official_forward(official, img), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_convert_script_fails_on_bad_checkpoint(tmp_path):
     src = tmp_path / "bad.pth"
     torch.save({"state_dict": {"backbone.patch_embed1.proj.weight": torch.zeros(32, 3, 7, 7)}}, src)

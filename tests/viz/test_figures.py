@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edaformer.data.classes import default_palette
 from edaformer.evaluation import denormalize, normalize
@@ -11,6 +12,7 @@ from edaformer.viz.tradeoff import tradeoff_figure
 from .conftest import NUM_CLASSES, random_image
 
 
+@pytest.mark.slow
 def test_attention_figure_layout(tiny_model):
     images = normalize(random_image(64, 96))
     runs = [run_with_attention(tiny_model, images, (40, 30), isr=s) for s in ("train", "paper")]
@@ -21,6 +23,7 @@ def test_attention_figure_layout(tiny_model):
     assert axes[11].get_title() == "stage 1\ns=16, 1×1 keys"
 
 
+@pytest.mark.slow
 def test_prediction_figure_and_latency(tiny_model):
     label = np.zeros((32, 48), np.uint8)
     label[:10] = 3

@@ -23,6 +23,7 @@ def test_resolve_classes_rules():
         resolve_classes(150, dataset="kitti")
 
 
+@pytest.mark.slow
 def test_segmenter_handles_any_size_and_aspect(tiny_model):
     seg = Segmenter.build(tiny_model, resolve_classes(NUM_CLASSES), device="cpu", test_scale=None)
     assert seg.input_size(37, 91) == (64, 96)
@@ -37,12 +38,14 @@ def test_segmenter_handles_any_size_and_aspect(tiny_model):
     assert city.inference.mode == "slide" and city.input_size(1024, 2048) == (1024, 2048)
 
 
+@pytest.mark.slow
 def test_from_checkpoint_applies_isr(tiny_ckpt):
     seg, info = Segmenter.from_checkpoint(tiny_ckpt, isr="paper", device="cpu", test_scale=None)
     assert info.kind == "ours" and str(seg.model.isr) == "16,8,2,1-2,4,8"
     assert seg.classes.names[0] == "class 0"
 
 
+@pytest.mark.slow
 def test_authors_checkpoint_gets_ade20k_classes_and_recipe(tmp_path):
     import torch
 
@@ -56,6 +59,7 @@ def test_authors_checkpoint_gets_ade20k_classes_and_recipe(tmp_path):
     assert label.shape == (40, 52) and label.max() < 150
 
 
+@pytest.mark.slow
 def test_segmenter_multi_scale_resizes_the_original_per_ratio(tiny_model):
     """predict scales=[...]: the photo itself goes to the inference, which applies the authors' per-ratio sizes."""
     seg = Segmenter.build(

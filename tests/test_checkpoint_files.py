@@ -1,0 +1,112 @@
+"""Checkpoint files: atomic writes without leftovers, checks of a checkpoint's kind before it is used."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from edaformer.checkpoints import (
+    CheckpointKindError,
+    atomic_write,
+    check_training_checkpoint,
+    load_model,
+    remove_stale_temp_files,
+    save_model,
+    temp_path,
+)
+from edaformer.models import create_model
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
+
+
+def test_temp_file_is_hidden_beside_the_final_name(tmp_path):
+    tmp = temp_path(tmp_path / "ckpts" / "last.ckpt")
+    assert tmp.parent == tmp_path / "ckpts"
+    assert tmp.name.startswith(".last.ckpt.") and tmp.name.endswith(f"-{os.getpid()}.tmp")
+
+
+def test_failed_write_leaves_the_previous_file_and_no_temp(tmp_path):
+    path = tmp_path / "w.pt"
+    atomic_write(path, lambda f: f.write(b"good"))
+
+    def crash(f):
+        f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, crash)
+    assert path.read_bytes() == b"good" and os.listdir(tmp_path) == ["w.pt"]
+
+
+def test_temp_files_of_killed_writers_are_removed_at_the_next_start(tmp_path):
+    mine = temp_path(tmp_path / "last.ckpt")
+    killed = mine.with_name(mine.name.replace(f"-{os.getpid()}.tmp", f"-{dead_pid()}.tmp"))
+    live = temp_path(tmp_path / "best.ckpt")  # this process: still writing
+    other_host = tmp_path / ".last.ckpt.some-other-host-1.tmp"
+    for f in (killed, live, other_host):
+        f.write_bytes(b"partial")
+    assert remove_stale_temp_files(tmp_path) == [killed]
+    assert live.exists() and other_host.exists()
+    killed.write_bytes(b"partial")
+    atomic_write(tmp_path / "x.pt", lambda f: f.write(b"x"))  # every write sweeps its folder first
+    assert not killed.exists()
+
+
+@pytest.mark.slow
+def test_writing_over_a_folder_is_refused(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        save_model(create_model("edaformer_t", num_classes=3), tmp_path, "edaformer_t")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def classifier_ckpt(tmp_path_factory):
+    net = create_model("eft_t", num_classes=10)
+    path = tmp_path_factory.mktemp("cls") / "eft_t.ckpt"
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "hyper_parameters": {"model_name": "eft_t", "num_classes": 10},
+            "pytorch-lightning_version": "2.6.6",
+        },
+        path,
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_a_classifier_given_where_a_segmentor_is_needed_says_so(classifier_ckpt):
+    with pytest.raises(CheckpointKindError) as err:
+        load_model(classifier_ckpt, task="segmentation")
+    message = str(err.value)
+    assert "is an ImageNet classification checkpoint (eft_t, 10 classes)" in message
+    assert f"edaformer-eval data=imagenet ckpt_path={classifier_ckpt}" in message
+    assert f"model.pretrained={classifier_ckpt}" in message
+    model, info = load_model(classifier_ckpt, task="classification")
+    assert info.task == "classification"
+
+
+@pytest.mark.slow
+def test_resume_check_names_the_kind_and_the_misfit(tmp_path, classifier_ckpt):
+    seg = create_model("edaformer_t", num_classes=6)
+    expected = {f"net.{k}": v for k, v in seg.state_dict().items()}
+    ours = tmp_path / "ours.pt"
+    save_model(seg, ours, "edaformer_t")
+    with pytest.raises(CheckpointKindError, match=r"is a converted weights file, not a Lightning training"):
+        check_training_checkpoint(ours, expected, "edaformer_t (6 classes)")
+    with pytest.raises(CheckpointKindError, match=r"holds eft_t with 10 classes, which does not fit"):
+        check_training_checkpoint(classifier_ckpt, expected, "edaformer_t (6 classes)")
+    truncated = tmp_path / "t.ckpt"
+    truncated.write_bytes(classifier_ckpt.read_bytes()[:4096])
+    with pytest.raises(ValueError, match=r"not a complete torch file \(truncated or corrupted\?\)"):
+        check_training_checkpoint(truncated, expected, "edaformer_t (6 classes)")

@@ -1,0 +1,95 @@
+"""Every checkpoint format we write records the training ratios (``train_isr``) and every loader restores them;
+``load_weights`` (``model.init_from``) starts a model from another checkpoint's weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edaformer.checkpoints import CheckpointError, load_model, load_weights, save_model
+from edaformer.lit import SegmentationModule
+from edaformer.models import ISR_PRESETS, create_model, to_official_state_dict
+
+AGGRESSIVE = ISR_PRESETS["aggressive"]
+
+
+def lightning_checkpoint(module: SegmentationModule) -> dict:
+    """What ``Trainer.save_checkpoint`` stores for the weights and hyper-parameters of ``module``."""
+    return {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+
+
+@pytest.fixture(scope="module")
+def aggressive_net():
+    torch.manual_seed(0)
+    net = create_model("edaformer_t", num_classes=5, train_isr="aggressive")
+    net.set_isr("paper")  # inference setting at save time; a different thing from the training ratios
+    return net
+
+
+@pytest.mark.slow
+def test_ours_records_and_restores_train_isr(aggressive_net, tmp_path):
+    save_model(aggressive_net, tmp_path / "ours.pt", "edaformer_t")
+    payload = torch.load(tmp_path / "ours.pt", weights_only=True)
+    assert payload["train_isr"] == "16,8,4,2-2,4,8" and payload["isr"] == "16,8,2,1-2,4,8"
+    model, info = load_model(tmp_path / "ours.pt")
+    assert model.train_isr == AGGRESSIVE and info.train_isr == "16,8,4,2-2,4,8"
+    assert str(model.isr) == "16,8,2,1-2,4,8"
+    assert model.set_isr("own") == AGGRESSIVE
+
+
+@pytest.mark.slow
+def test_lightning_checkpoint_records_and_restores_train_isr(aggressive_net, tmp_path):
+    module = SegmentationModule(
+        aggressive_net, None, None, "edaformer_t", 5, isr="own", train_isr="aggressive"
+    )
+    assert module.hparams.train_isr == "16,8,4,2-2,4,8"
+    assert module.val_isr == AGGRESSIVE  # validation at the model's own ratios
+    torch.save(lightning_checkpoint(module), tmp_path / "run.ckpt")
+    model, info = load_model(tmp_path / "run.ckpt")
+    assert (info.kind, model.train_isr) == ("lightning", AGGRESSIVE)
+    for key, value in aggressive_net.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+
+
+@pytest.mark.slow
+def test_files_without_the_record_and_official_files_are_standard(tmp_path):
+    net = create_model("edaformer_t", num_classes=150)
+    torch.save({"state_dict": to_official_state_dict(net)}, tmp_path / "official.pth")
+    model, info = load_model(tmp_path / "official.pth")
+    assert (info.kind, info.train_isr, model.train_isr) == ("official", None, ISR_PRESETS["train"])
+    torch.save({"format": "edaformer", "model_name": "edaformer_t", "num_classes": 150,
+                "state_dict": net.state_dict()}, tmp_path / "old.pt")  # fmt: skip
+    assert load_model(tmp_path / "old.pt")[0].train_isr == ISR_PRESETS["train"]
+
+
+@pytest.mark.slow
+def test_module_checks_the_network_against_model_train_isr(aggressive_net):
+    with pytest.raises(ValueError, match="built at 8,4,2,1-1,2,4"):
+        SegmentationModule(create_model("edaformer_t", num_classes=5), None, None, "edaformer_t", 5,
+                           train_isr="aggressive")  # fmt: skip
+    with pytest.raises(ValueError, match="give one of them"):
+        SegmentationModule(
+            aggressive_net, None, None, "edaformer_t", 5, pretrained="a.pth", init_from="b.ckpt"
+        )
+
+
+@pytest.mark.slow
+def test_load_weights_starts_from_any_kind_whatever_its_ratios(aggressive_net, tmp_path):
+    """Fine-tuning at other ratios: weights of a standard model into one built at the aggressive ratios."""
+    torch.manual_seed(1)
+    standard = create_model("edaformer_t", num_classes=5)
+    save_model(standard, tmp_path / "standard.pt", "edaformer_t")
+    module = SegmentationModule(standard, None, None, "edaformer_t", 5)
+    torch.save(lightning_checkpoint(module), tmp_path / "standard.ckpt")
+    for path in (tmp_path / "standard.pt", tmp_path / "standard.ckpt"):
+        target = create_model("edaformer_t", num_classes=5, train_isr="aggressive")
+        report = load_weights(target, path, "edaformer_t")
+        assert "initialised all" in report and "trained at 8,4,2,1-1,2,4" in report
+        assert all(torch.equal(target.state_dict()[k], v) for k, v in standard.state_dict().items())
+        assert target.train_isr == AGGRESSIVE  # the ratios stay the new model's
+
+    with pytest.raises(CheckpointError, match="predicts 5 classes but the model has 7") as err:
+        load_weights(create_model("edaformer_t", num_classes=7), tmp_path / "standard.pt")
+    assert "\n" not in str(err.value)
+    with pytest.raises(CheckpointError, match="holds model 'edaformer_t', but 'edaformer_b' was requested"):
+        load_weights(target, tmp_path / "standard.pt", "edaformer_b")
