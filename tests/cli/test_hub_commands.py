@@ -97,6 +97,7 @@ def test_eval_and_predict_take_a_hub_folder(demo_hub, tmp_path, capsys):
     assert summary["palette"] == [list(c) for c in DEMO_PALETTE]
 
 
+@pytest.mark.slow
 def test_export_a_hub_folder_from_a_hub_folder(demo_hub, tmp_path, capsys):
     out = tmp_path / "aggressive"
     args = [f"ckpt_path={demo_hub}", "isr=aggressive", "formats=[hf]", f"output={out}", "verify=true"]

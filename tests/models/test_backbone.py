@@ -17,6 +17,8 @@ from edaformer.complexity import count_flops
 from edaformer.models import EFTFeatures, create_model, eft_encoder, isr_applied, timm_registry
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # every test here builds EFT models and runs them (seconds each on 2 cores)
+
 
 @torch.no_grad()
 def test_features_only_maps_and_feature_info():
