@@ -238,12 +238,12 @@ def error_message(err: BaseException) -> str:
 MISSING_HINTS = {
     "model.pretrained": (
         "the paper recipes start from the ImageNet-pretrained EFT encoder, as the authors' (EFT_T.pth / EFT_B.pth, "
-        "or an eft_* checkpoint of edaformer-train): model.pretrained=PATH; to train from scratch on purpose, "
-        "model.pretrained=null"
+        "an eft_* checkpoint of edaformer-train or a hub folder / repo id): model.pretrained=PATH; to train from "
+        "scratch on purpose, model.pretrained=null"
     ),
     "model.init_from": (
-        "fine-tuning starts from a trained segmentation checkpoint (ours, Lightning .ckpt or the authors' .pth): "
-        "model.init_from=PATH"
+        "fine-tuning starts from a trained segmentation checkpoint (ours, Lightning .ckpt, the authors' .pth or a "
+        "hub folder / repo id): model.init_from=PATH"
     ),
 }
 

@@ -147,14 +147,14 @@ def test_eval_multi_scale_flip_as_the_authors(trained, data_dir, tmp_path):
             "train.py",
             ["experiment=edaformer_t_ade20k", "trainer.devices=1"],
             "error: model.pretrained=... is required: the paper recipes start from the ImageNet-pretrained EFT "
-            "encoder, as the authors' (EFT_T.pth / EFT_B.pth, or an eft_* checkpoint of edaformer-train): "
-            "model.pretrained=PATH; to train from scratch on purpose, model.pretrained=null",
+            "encoder, as the authors' (EFT_T.pth / EFT_B.pth, an eft_* checkpoint of edaformer-train or a hub folder / "
+            "repo id): model.pretrained=PATH; to train from scratch on purpose, model.pretrained=null",
         ),
         (
             "train.py",
             ["experiment=edaformer_t_ade20k_aggressive_finetune"],
             "error: model.init_from=... is required: fine-tuning starts from a trained segmentation checkpoint "
-            "(ours, Lightning .ckpt or the authors' .pth): model.init_from=PATH",
+            "(ours, Lightning .ckpt, the authors' .pth or a hub folder / repo id): model.init_from=PATH",
         ),
     ],
 )
