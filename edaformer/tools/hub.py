@@ -23,6 +23,7 @@ from ..paper import BENCHMARKS
 _METRIC_FIELDS = (
     "setting",
     "isr",
+    "train_isr",
     "mIoU",
     "mAcc",
     "aAcc",
