@@ -90,7 +90,7 @@ def _main(cfg: DictConfig) -> None:
             f"{name}: export takes a segmentor (edaformer_t, edaformer_b) for formats={','.join(graphs)}; "
             "formats=[hf] takes any model"
         )
-    if cfg.isr is not None:
+    if cfg.get("isr") is not None:  # isr: null (the default) composes no key: the model's own ratios
         try:
             model.set_isr(isr_setting(cfg.isr, model))
         except ValueError as err:

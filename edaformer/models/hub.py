@@ -231,6 +231,14 @@ class HubMixin(
             **push_to_hub_kwargs,
         )
 
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        # safetensors writes through a private temporary file (mode 0600): give the weights the permissions of
+        # every other file of the folder, so that a folder on a shared disk is readable as the umask allows
+        umask = os.umask(0)
+        os.umask(umask)
+        Path(save_directory, WEIGHTS_NAME).chmod(0o666 & ~umask)
+
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
         """Upload the folder :meth:`save_pretrained` writes to the Hub repo ``repo_id`` (created if needed)."""
         card = {**(kwargs.pop("model_card_kwargs", None) or {}), "repo_id": repo_id}

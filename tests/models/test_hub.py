@@ -44,6 +44,8 @@ def saved(tmp_path_factory):
 def test_folder_config_and_round_trip(saved):
     folder, model = saved
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"]  # not safetensors' private 0600
     config = json.loads((folder / "config.json").read_text())
     assert config["model_name"] == "edaformer_t" and config["num_classes"] == 3
     assert config["model_args"]["embed_dim"] == 64  # the factory's arguments rebuild the same architecture
