@@ -198,3 +198,18 @@ def test_segformer_baseline_in_the_same_run(tmp_path, capsys):
     ]
     assert rows[0].startswith("| segformer-b0 |") and rows[0].endswith("| 1.00× |")
     assert rows[1].startswith("| edaformer_t (train) |") and rows[1].endswith("× |")
+
+
+@pytest.mark.slow
+def test_labels_output_times_predict_and_the_baselines_argmax():
+    pytest.importorskip("transformers")
+    images = torch.randn(1, 3, 64, 96)
+    ours = ModelSpec.parse("edaformer_t", "paper").build(7, output="labels")
+    baseline = ModelSpec.parse("segformer-b0").build(7, output="labels")
+    with torch.inference_mode():
+        labels = ours(images)
+        assert labels.shape == (1, 64, 96) and labels.dtype == torch.int64
+        assert torch.equal(labels, ours.model(images).argmax(1))
+        full = segformer_baseline("segformer-b0", num_classes=7)
+        full.load_state_dict(baseline.state_dict())
+        assert torch.equal(baseline(images), full.eval()(images).argmax(1))

@@ -6,10 +6,20 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from edaformer.evaluation.inference import InferenceConfig, segment, slide_inference, whole_inference
+from edaformer.evaluation.inference import (
+    InferenceConfig,
+    segment,
+    segment_labels,
+    segment_scores,
+    slide_inference,
+    whole_inference,
+    window_grid,
+)
 from edaformer.evaluation.metrics import metrics_from_confusion
+from edaformer.models import create_model
 
 
 class PixelModel(nn.Module):
@@ -94,6 +104,70 @@ def test_multi_scale_resizes_the_original_in_two_steps_as_the_authors():
     torch.testing.assert_close(seen[0], expected, rtol=0, atol=0)
 
 
+def _interpolate(x: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def reference_scores(model, images, num_classes, config, out_size):
+    """The straightforward dense computation every mode must reproduce (full-resolution tensors throughout)."""
+
+    def single(x, target):
+        if config.mode == "whole":
+            return _interpolate(model(x), target)
+        logits = x.new_zeros((x.shape[0], num_classes, *x.shape[-2:]))
+        counts = x.new_zeros((1, 1, *x.shape[-2:]))
+        for y1, y2, x1, x2 in window_grid(x.shape[-2:], config.crop_size, config.stride):
+            logits[:, :, y1:y2, x1:x2] += model(x[:, :, y1:y2, x1:x2])
+            counts[:, :, y1:y2, x1:x2] += 1
+        return _interpolate(logits / counts, target)
+
+    if not config.tta:
+        return single(images, out_size)
+    probs, passes = 0, 0
+    for scale in config.scales:
+        rescaled, aligned = config.scaled_sizes(images.shape[2], images.shape[3], scale)
+        x = _interpolate(images, rescaled)
+        x = x if tuple(aligned) == tuple(rescaled) else _interpolate(x, aligned)
+        for flip in (False, True) if config.flip else (False,):
+            logits = single(x.flip(-1) if flip else x, out_size)
+            probs = probs + (logits.flip(-1) if flip else logits).softmax(1)
+            passes += 1
+    return probs / passes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("classes", "config"),
+    [
+        (150, InferenceConfig()),
+        (171, InferenceConfig(mode="slide", crop_size=(48, 64), stride=(32, 40))),
+        (150, InferenceConfig(scales=(0.75, 1.25), flip=True)),
+        (19, InferenceConfig(mode="slide", crop_size=64, stride=40, scales=(0.9, 1.1), flip=True)),
+    ],
+)
+def test_labels_without_full_resolution_scores_match_the_dense_argmax(classes, config):
+    torch.manual_seed(0)
+    model = create_model("edaformer_t", num_classes=classes).eval()
+    images = torch.randn(1, 3, 67, 97)
+    for out_size in (None, (61, 103)):
+        with torch.no_grad():
+            expected = reference_scores(model, images, classes, config, out_size or images.shape[-2:])
+        torch.testing.assert_close(
+            segment(model, images, classes, config, out_size), expected, rtol=1e-5, atol=1e-5
+        )
+        labels = segment_labels(model, images, config, out_size)
+        assert labels.shape == expected.argmax(1).shape and labels.dtype == torch.int64
+        assert (labels == expected.argmax(1)).double().mean().item() >= 0.9999
+
+
+def test_labels_of_a_model_without_low_resolution_output():
+    model = PixelModel()
+    images = torch.randn(2, 3, 50, 70)
+    config = InferenceConfig(mode="slide", crop_size=32, stride=24, flip=True)
+    expected = reference_scores(model, images, 4, config, (45, 77)).argmax(1)
+    assert torch.equal(segment_labels(model, images, config, out_size=(45, 77)), expected)
+
+
 def test_inference_config_validates():
     with pytest.raises(ValueError, match="whole"):
         InferenceConfig(mode="tiles")
@@ -114,3 +188,18 @@ def test_metrics_from_confusion_matches_hand_computation():
     table = m.table()
     assert "| a " in table and "72.73" in table and "mIoU 40.91" in table
     assert m.as_dict("val/")["val/IoU/b"] == pytest.approx(0.5)
+
+
+def test_score_maps_report_a_non_finite_window_or_pass():
+    def model(x: torch.Tensor) -> torch.Tensor:
+        out = x[:, :2].clone()
+        out[1:, :, 0, 0] = float("nan")  # the second image of every window / pass
+        return out
+
+    images = torch.randn(2, 3, 50, 70)
+    for config in (
+        InferenceConfig(),
+        InferenceConfig(mode="slide", crop_size=32, stride=24),
+        InferenceConfig(scales=(0.5, 1.0), flip=True),
+    ):
+        assert segment_scores(model, images, config, out_size=(45, 77)).finite().tolist() == [True, False]

@@ -80,7 +80,7 @@ def benchmark_config(cfg: DictConfig) -> BenchmarkConfig:
         num_classes=DATASET_CLASSES[dataset]
         if cfg.num_classes is None
         else as_count(cfg.num_classes, "num_classes"),
-        output=as_choice(cfg.logits, ("full", "low"), "logits"),
+        output=as_choice(cfg.output, ("full", "low", "labels"), "output"),
         device=as_device(cfg.device),
         repeats=as_count(cfg.repeats, "repeats"),
         warmup=as_count(cfg.warmup, "warmup", minimum=0),
@@ -123,7 +123,7 @@ def _main(cfg: DictConfig) -> None:
     )
     header = (
         f"`{command_line()}`  \n"
-        f"device {config.device} ({machine}); {config.num_classes} classes; logits {config.output}; "
+        f"device {config.device} ({machine}); {config.num_classes} classes; output {config.output}; "
         f"{config.repeats} timed runs after {config.warmup} warm-up, interleaved"
         + ("; malloc cache on" if malloc else "")
     )

@@ -1,10 +1,10 @@
 """``edaformer-plot-isr-tradeoff``: mIoU against GFLOPs (and latency) of ISR settings from ``edaformer-eval``
 results (:mod:`edaformer.viz.tradeoff`). Arguments: ``conf/plot_isr_tradeoff.yaml`` (``--help``).
 
-``latency=true`` times one forward pass per setting with the rows' checkpoint (CPU unless ``device=``), at the
-rows' FLOPs size. The paper's Table 4 (GFLOPs as reference lines, single-scale mIoU as open
-markers) is drawn beside ours when the rows are EDAFormer-T/B on ADE20K or COCO-Stuff at 512×512 or Cityscapes at
-1024×2048 (``reference=`` forces a benchmark, ``reference=none`` hides it).
+``latency=true`` times one prediction (``model.predict``: labels) per setting with the rows' checkpoint (CPU
+unless ``device=``), at the rows' FLOPs size. The paper's Table 4 (GFLOPs as reference lines, single-scale mIoU as
+open markers) is drawn beside ours when the rows are EDAFormer-T/B on ADE20K or COCO-Stuff at 512×512 or
+Cityscapes at 1024×2048 (``reference=`` forces a benchmark, ``reference=none`` hides it).
 """
 
 from __future__ import annotations

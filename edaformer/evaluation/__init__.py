@@ -6,7 +6,18 @@ geometry and class metadata of :mod:`edaformer.data`. No Lightning, no Hydra.
 """
 
 from .images import ImageInputError, denormalize, find_images, load_image, normalize, to_rgb
-from .inference import InferenceConfig, multi_scale_flip_inference, segment, slide_inference, whole_inference
+from .inference import (
+    InferenceConfig,
+    multi_scale_flip_inference,
+    multi_scale_flip_scores,
+    segment,
+    segment_labels,
+    segment_scores,
+    slide_inference,
+    slide_scores,
+    whole_inference,
+    whole_scores,
+)
 from .metrics import SegmentationMetrics, metrics_from_confusion
 from .segmenter import ClassMeta, Segmenter, pick_device, resolve_classes
 
@@ -21,11 +32,16 @@ __all__ = [
     "load_image",
     "metrics_from_confusion",
     "multi_scale_flip_inference",
+    "multi_scale_flip_scores",
     "normalize",
     "pick_device",
     "resolve_classes",
     "segment",
+    "segment_labels",
+    "segment_scores",
     "slide_inference",
+    "slide_scores",
     "to_rgb",
     "whole_inference",
+    "whole_scores",
 ]

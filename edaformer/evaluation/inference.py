@@ -1,9 +1,18 @@
 """Segmentation inference modes in plain PyTorch: whole image, sliding window, multi-scale + flip TTA.
 
-All functions take a segmentor ``model(images[B, 3, h, w]) → logits[B, K, h, w]`` (as :class:`EDAFormer`) and
-return class scores ``[B, K, H, W]`` at ``out_size`` (the label's original resolution) or at the input size.
-Single-scale modes return logits; :func:`multi_scale_flip_inference` averages softmax probabilities over the
-scales and flips, as MMSeg's ``aug_test`` does. ``argmax(dim=1)`` of either gives the prediction.
+All modes take a segmentor ``model(images[B, 3, h, w]) → logits[B, K, h, w]`` (as :class:`EDAFormer`) and come in
+two forms:
+
+- ``*_scores`` return a lazily evaluated :class:`~edaformer.models.labels.ScoreMap` ``[B, K, H, W]`` at
+  ``out_size`` (the label's original resolution) or at the input size. Nothing of size ``K × H × W`` is
+  allocated: a model with ``forward_low_res`` (1/8-resolution logits) is upsampled band by band on demand, sliding
+  windows are stitched per band, TTA passes are averaged per band. :func:`segment_labels` reduces such a map to
+  labels ``int64 [B, H, W]`` (what validation, ``eval.py`` and ``predict`` use).
+- ``*_inference`` / :func:`segment` return the dense scores, ``map.dense()``.
+
+Single-scale modes give logits; multi-scale + flip averages softmax probabilities over the scales and flips, as
+MMSeg's ``aug_test`` does. The values are those of the straightforward dense computation (``model(x)``, then
+``F.interpolate`` to ``out_size``), so the labels equal ``argmax(dim=1)`` of the dense scores.
 
 Input sizes: single-scale modes take the network input as it is (the datasets and :class:`Segmenter` resize it
 with the test recipe's ``AlignedResize`` beforehand). Multi-scale testing takes the *original* image and resizes it
@@ -17,10 +26,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.transforms import aligned_rescale_sizes
+from ..models.labels import DenseScores, ScoreMap, argmax_labels, resize_scores
+from ..models.layers import resize
 
 InferenceMode = Literal["whole", "slide"]
 
@@ -81,19 +91,194 @@ def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
-def _resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+def _at(scores: ScoreMap, out_size: Sequence[int] | None) -> ScoreMap:
+    return scores if out_size is None else resize_scores(scores, out_size)
 
 
+# ----------------------------------------------------------------------------------------- lazy score maps
+class SlidingWindowScores(ScoreMap):
+    """Window scores stitched onto the image and averaged where windows overlap, evaluated band by band.
+
+    Args:
+        windows: ``((y1, y2, x1, x2), scores)`` pairs; ``scores`` is the window's ``[B, K, y2 − y1, x2 − x1]`` map.
+        size: the image ``(H, W)``; every pixel must be covered by a window.
+    """
+
+    def __init__(
+        self, windows: Sequence[tuple[tuple[int, int, int, int], ScoreMap]], size: Sequence[int]
+    ) -> None:
+        first = windows[0][1]
+        super().__init__(first.batch, first.channels, size, first.device)
+        self.windows = list(windows)
+
+    def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        width = self.size[1]
+        total = _zeros(self, stop - start, out)
+        counts = torch.zeros((1, 1, stop - start, width), device=self.device)
+        for (y1, y2, x1, x2), scores in self.windows:
+            lo, hi = max(start, y1), min(stop, y2)
+            if lo < hi:
+                total[:, :, lo - start : hi - start, x1:x2] += scores.rows(lo - y1, hi - y1)
+                counts[:, :, lo - start : hi - start, x1:x2] += 1
+        return total.div_(counts)
+
+    def finite(self) -> torch.Tensor:
+        return torch.stack([scores.finite() for _, scores in self.windows]).all(0)
+
+
+def _zeros(scores: ScoreMap, rows: int, out: torch.Tensor | None) -> torch.Tensor:
+    """``out`` zeroed, or a new zero band ``[B, K, rows, W]``: the accumulator of a stitched/averaged band."""
+    if out is not None:
+        return out.zero_()
+    return torch.zeros((scores.batch, scores.channels, rows, scores.size[1]), device=scores.device)
+
+
+class AveragedProbabilities(ScoreMap):
+    """Mean over test-time passes of ``softmax`` over classes, each pass optionally mirrored back (``flip``)."""
+
+    def __init__(self, passes: Sequence[tuple[ScoreMap, bool]]) -> None:
+        first = passes[0][0]
+        super().__init__(first.batch, first.channels, first.size, first.device)
+        self.passes = list(passes)
+
+    def rows(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        probs = _zeros(self, stop - start, out)
+        for scores, flip in self.passes:
+            logits = scores.rows(start, stop)
+            probs += (logits.flip(-1) if flip else logits).softmax(dim=1)
+        return probs.div_(len(self.passes))
+
+    def finite(self) -> torch.Tensor:
+        return torch.stack([scores.finite() for scores, _ in self.passes]).all(0)
+
+
+# ----------------------------------------------------------------------------------------- modes (lazy)
+@torch.no_grad()
+def model_scores(model: nn.Module, images: torch.Tensor) -> ScoreMap:
+    """``model(images)`` as a lazy map: the 1/8-resolution logits of ``model.forward_low_res`` upsampled on demand
+    (bit-identical to ``EDAFormer.forward``), or the dense output of a model without it."""
+    low_res = getattr(model, "forward_low_res", None)
+    if low_res is None:
+        return DenseScores(model(images))
+    return resize_scores(low_res(images), images.shape[-2:])
+
+
+@torch.no_grad()
+def whole_scores(model: nn.Module, images: torch.Tensor, out_size: Sequence[int] | None = None) -> ScoreMap:
+    """One forward pass: logits ``[B, K, H, W]`` at ``out_size`` (default: the input size)."""
+    return _at(model_scores(model, images), out_size)
+
+
+def window_grid(
+    size: Sequence[int], crop_size: int | Sequence[int], stride: int | Sequence[int]
+) -> list[tuple[int, int, int, int]]:
+    """MMSeg's sliding windows ``(y1, y2, x1, x2)`` over an ``H×W`` image.
+
+    The grid has ``max(H − crop + stride − 1, 0) // stride + 1`` rows (same for columns); the last window is
+    shifted back to end at the border, so every window is ``crop`` sized unless the image is smaller.
+    """
+    crop_h, crop_w = _pair(crop_size, "crop_size")
+    stride_h, stride_w = _pair(stride, "stride")
+    height, width = int(size[0]), int(size[1])
+    rows = max(height - crop_h + stride_h - 1, 0) // stride_h + 1
+    cols = max(width - crop_w + stride_w - 1, 0) // stride_w + 1
+    windows = []
+    for row in range(rows):
+        for col in range(cols):
+            y2 = min(row * stride_h + crop_h, height)
+            x2 = min(col * stride_w + crop_w, width)
+            windows.append((max(y2 - crop_h, 0), y2, max(x2 - crop_w, 0), x2))
+    return windows
+
+
+@torch.no_grad()
+def slide_scores(
+    model: nn.Module,
+    images: torch.Tensor,
+    crop_size: int | Sequence[int] = (1024, 1024),
+    stride: int | Sequence[int] = (768, 768),
+    out_size: Sequence[int] | None = None,
+) -> ScoreMap:
+    """Sliding-window logits averaged where windows overlap (MMSeg's ``slide_inference``), see :func:`window_grid`.
+
+    Only the windows' low-resolution logits are kept; the stitched map is produced band by band.
+    """
+    windows = [
+        ((y1, y2, x1, x2), model_scores(model, images[:, :, y1:y2, x1:x2]))
+        for y1, y2, x1, x2 in window_grid(images.shape[-2:], crop_size, stride)
+    ]
+    return _at(SlidingWindowScores(windows, images.shape[-2:]), out_size)
+
+
+@torch.no_grad()
+def single_scale_scores(
+    model: nn.Module, images: torch.Tensor, config: InferenceConfig, out_size: Sequence[int] | None = None
+) -> ScoreMap:
+    """Logits of ``config.mode`` at one scale."""
+    if config.mode == "slide":
+        return slide_scores(model, images, config.crop_size, config.stride, out_size)
+    return whole_scores(model, images, out_size)
+
+
+@torch.no_grad()
+def multi_scale_flip_scores(
+    model: nn.Module, images: torch.Tensor, config: InferenceConfig, out_size: Sequence[int] | None = None
+) -> ScoreMap:
+    """Softmax probabilities averaged over ``config.scales`` × (identity, horizontal flip if ``config.flip``).
+
+    ``images[B, 3, H, W]`` are the *original* images (normalised, not resized). For each ratio they are resized
+    bilinearly, as the authors' pipeline does, first to the keep-ratio size and then to the aligned network input
+    (:meth:`InferenceConfig.scaled_sizes`; e.g. 512×683 at 0.875 → 448×598 → 448×608). The probabilities are
+    returned at ``out_size`` (default ``(H, W)``). Each pass keeps only its low-resolution logits.
+    """
+    height, width = images.shape[-2:]
+    target = tuple(out_size) if out_size is not None else (height, width)
+    passes = []
+    for scale in config.scales:
+        rescaled, aligned = config.scaled_sizes(height, width, scale)
+        scaled = resize(resize(images, rescaled), aligned)
+        for flip in (False, True) if config.flip else (False,):
+            inp = scaled.flip(-1) if flip else scaled
+            passes.append((single_scale_scores(model, inp, config, target), flip))
+    return AveragedProbabilities(passes)
+
+
+@torch.no_grad()
+def segment_scores(
+    model: nn.Module,
+    images: torch.Tensor,
+    config: InferenceConfig | None = None,
+    out_size: Sequence[int] | None = None,
+) -> ScoreMap:
+    """Class scores ``[B, K, H, W]`` following ``config`` (default: whole image; TTA when it asks for scales/flip).
+
+    ``images`` are the network input for single-scale modes, the original images when ``config.tta``.
+    """
+    config = config or InferenceConfig()
+    if config.tta:
+        return multi_scale_flip_scores(model, images, config, out_size)
+    return single_scale_scores(model, images, config, out_size)
+
+
+@torch.no_grad()
+def segment_labels(
+    model: nn.Module,
+    images: torch.Tensor,
+    config: InferenceConfig | None = None,
+    out_size: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Labels ``int64 [B, H, W]`` at ``out_size`` (default: the input size): ``segment(...).argmax(1)`` without
+    the ``K × H × W`` scores (see :func:`~edaformer.models.labels.argmax_labels`)."""
+    return argmax_labels(segment_scores(model, images, config, out_size))
+
+
+# ----------------------------------------------------------------------------------------- modes (dense)
 @torch.no_grad()
 def whole_inference(
     model: nn.Module, images: torch.Tensor, out_size: Sequence[int] | None = None
 ) -> torch.Tensor:
-    """One forward pass: logits ``[B, K, H, W]`` at ``out_size`` (default: the input size)."""
-    logits = model(images)
-    return _resize(logits, out_size) if out_size is not None else logits
+    """Dense :func:`whole_scores`: logits ``[B, K, H, W]``."""
+    return whole_scores(model, images, out_size).dense()
 
 
 @torch.no_grad()
@@ -105,41 +290,10 @@ def slide_inference(
     stride: int | Sequence[int] = (768, 768),
     out_size: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Sliding-window logits averaged where windows overlap (MMSeg's ``slide_inference``).
-
-    The grid has ``max(H − crop + stride − 1, 0) // stride + 1`` rows (same for columns); the last window is
-    shifted back to end at the border, so every window is ``crop`` sized unless the image is smaller.
-    """
-    crop_h, crop_w = _pair(crop_size, "crop_size")
-    stride_h, stride_w = _pair(stride, "stride")
-    batch, _, height, width = images.shape
-    rows = max(height - crop_h + stride_h - 1, 0) // stride_h + 1
-    cols = max(width - crop_w + stride_w - 1, 0) // stride_w + 1
-    logits = images.new_zeros((batch, num_classes, height, width))
-    counts = images.new_zeros((1, 1, height, width))
-    for row in range(rows):
-        for col in range(cols):
-            y2 = min(row * stride_h + crop_h, height)
-            x2 = min(col * stride_w + crop_w, width)
-            y1, x1 = max(y2 - crop_h, 0), max(x2 - crop_w, 0)
-            logits[:, :, y1:y2, x1:x2] += model(images[:, :, y1:y2, x1:x2])
-            counts[:, :, y1:y2, x1:x2] += 1
-    logits = logits / counts
-    return _resize(logits, out_size) if out_size is not None else logits
-
-
-@torch.no_grad()
-def single_scale_inference(
-    model: nn.Module,
-    images: torch.Tensor,
-    num_classes: int,
-    config: InferenceConfig,
-    out_size: Sequence[int] | None = None,
-) -> torch.Tensor:
-    """Logits of ``config.mode`` at one scale."""
-    if config.mode == "slide":
-        return slide_inference(model, images, num_classes, config.crop_size, config.stride, out_size)
-    return whole_inference(model, images, out_size)
+    """Dense :func:`slide_scores`: logits ``[B, K, H, W]`` (``num_classes`` must be the model's)."""
+    scores = slide_scores(model, images, crop_size, stride, out_size)
+    _check_classes(scores, num_classes)
+    return scores.dense()
 
 
 @torch.no_grad()
@@ -150,28 +304,10 @@ def multi_scale_flip_inference(
     config: InferenceConfig,
     out_size: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Softmax probabilities averaged over ``config.scales`` × (identity, horizontal flip if ``config.flip``).
-
-    ``images[B, 3, H, W]`` are the *original* images (normalised, not resized). For each ratio they are resized
-    bilinearly, as the authors' pipeline does, first to the keep-ratio size and then to the aligned network input
-    (:meth:`InferenceConfig.scaled_sizes`; e.g. 512×683 at 0.875 → 448×598 → 448×608). The probabilities are
-    returned at ``out_size`` (default ``(H, W)``).
-    """
-    height, width = images.shape[-2:]
-    target = tuple(out_size) if out_size is not None else (height, width)
-    probs = images.new_zeros((images.shape[0], num_classes, *target))
-    passes = 0
-    for scale in config.scales:
-        rescaled, aligned = config.scaled_sizes(height, width, scale)
-        scaled = _resize(_resize(images, rescaled), aligned)
-        for flip in (False, True) if config.flip else (False,):
-            inp = scaled.flip(-1) if flip else scaled
-            logits = single_scale_inference(model, inp, num_classes, config, target)
-            if flip:
-                logits = logits.flip(-1)
-            probs += logits.softmax(dim=1)
-            passes += 1
-    return probs / passes
+    """Dense :func:`multi_scale_flip_scores`: probabilities ``[B, K, H, W]``."""
+    scores = multi_scale_flip_scores(model, images, config, out_size)
+    _check_classes(scores, num_classes)
+    return scores.dense()
 
 
 @torch.no_grad()
@@ -182,11 +318,12 @@ def segment(
     config: InferenceConfig | None = None,
     out_size: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Class scores ``[B, K, H, W]`` following ``config`` (default: whole image; TTA when it asks for scales/flip).
+    """Dense :func:`segment_scores` (logits, or probabilities under TTA), ``[B, K, H, W]``."""
+    scores = segment_scores(model, images, config, out_size)
+    _check_classes(scores, num_classes)
+    return scores.dense()
 
-    ``images`` are the network input for single-scale modes, the original images when ``config.tta``.
-    """
-    config = config or InferenceConfig()
-    if config.tta:
-        return multi_scale_flip_inference(model, images, num_classes, config, out_size)
-    return single_scale_inference(model, images, num_classes, config, out_size)
+
+def _check_classes(scores: ScoreMap, num_classes: int) -> None:
+    if scores.channels != num_classes:
+        raise ValueError(f"the model predicts {scores.channels} classes, not num_classes={num_classes}")

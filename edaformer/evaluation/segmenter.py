@@ -22,7 +22,7 @@ from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
 from ..data.transforms import AlignedResize
 from ..models import ISRLike
 from .images import normalize
-from .inference import InferenceConfig, segment
+from .inference import InferenceConfig, segment, segment_labels
 
 Color = tuple[int, int, int]
 
@@ -227,7 +227,12 @@ class Segmenter:
         out = segment(self.model, x, self.classes.num_classes, self.inference, out_size=image.shape[:2])
         return out[0]
 
+    @torch.no_grad()
     def predict(self, image: np.ndarray) -> np.ndarray:
-        """Train-id label map ``[H, W]`` (``uint8``; ``uint16`` beyond 255 classes) at the image's resolution."""
-        label = self.scores(image).argmax(0).cpu().numpy()
-        return label.astype(np.uint8 if self.classes.num_classes <= 255 else np.uint16)
+        """Train-id label map ``[H, W]`` (``uint8``; ``uint16`` beyond 255 classes) at the image's resolution.
+
+        Equal to ``scores(image).argmax(0)``, computed without the ``K × H × W`` scores.
+        """
+        x = self.preprocess(image)
+        label = segment_labels(self.model, x, self.inference, out_size=image.shape[:2])[0]
+        return label.cpu().numpy().astype(np.uint8 if self.classes.num_classes <= 255 else np.uint16)

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import lightning as L
 import torch
 
+from ..models.labels import ScoreMap
+
 log = logging.getLogger("edaformer")
 
 
@@ -45,10 +47,14 @@ def _images(paths: Sequence[str] | None, limit: int = 4) -> str:
     return f"; images {', '.join(names)}"
 
 
-def require_finite(scores: torch.Tensor, stage: str, step: int, paths: Sequence[str] | None = None) -> None:
+def require_finite(
+    scores: torch.Tensor | ScoreMap, stage: str, step: int, paths: Sequence[str] | None = None
+) -> None:
     """Raise :class:`NonFiniteError` when class scores ``[B, K, ...]`` hold NaN/inf: a metric computed from them
-    (argmax of NaN is class 0) would be a number that means nothing."""
-    bad = ~torch.isfinite(scores.flatten(1)).all(dim=1)  # (B,)
+    (argmax of NaN is class 0) would be a number that means nothing. A lazy
+    :class:`~edaformer.models.labels.ScoreMap` is checked through the logits it is computed from."""
+    finite = scores.finite() if isinstance(scores, ScoreMap) else torch.isfinite(scores.flatten(1)).all(dim=1)
+    bad = ~finite  # (B,)
     if bool(bad.any()):
         first = [paths[i] for i in bad.nonzero().flatten().tolist()] if paths else None
         raise NonFiniteError(

@@ -14,9 +14,10 @@ from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from ..checkpoints import load_encoder_weights, load_weights
-from ..evaluation.inference import InferenceConfig, segment
+from ..evaluation.inference import InferenceConfig, segment, segment_scores
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
 from ..models import ISRLike, isr_applied
+from ..models.labels import argmax_labels
 from ..optim import build_optimizer, param_groups, segmentation_rules
 from .nonfinite import require_finite
 from .utils import check_built_at, check_train_isr, plain, train_isr_of
@@ -176,9 +177,9 @@ class SegmentationModule(L.LightningModule):
                 f"{tuple(batch['image'].shape[-2:])} image for a {tuple(masks.shape[-2:])} label: build the "
                 "DataModule with tta=True (python eval.py tta=true ... sets it)"
             )
-        scores = self.predict_scores(batch["image"], out_size=masks.shape[-2:])
+        scores = segment_scores(self.net, batch["image"], self.inference, out_size=masks.shape[-2:])
         require_finite(scores, "validation", self.global_step, batch.get("path"))
-        preds = scores.argmax(dim=1)
+        preds = argmax_labels(scores)  # without the K x H x W scores
         self.confmat.update(preds, masks)
         return {"pred": preds}
 

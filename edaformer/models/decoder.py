@@ -10,7 +10,7 @@ from torch import nn
 
 from .eft import EFTBlock
 from .isr import TRAIN_DECODER_RATIOS, EFALevel, validate_ratios
-from .layers import init_weights, map_to_tokens, resize, tokens_to_map
+from .layers import Conv1x1, init_weights, map_to_tokens, resize, tokens_to_map
 
 
 class DecoderLevel(EFALevel):
@@ -48,7 +48,7 @@ class FuseModule(nn.Module):
 
     def __init__(self, in_chans: int, embed_dim: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_chans, embed_dim, 1, bias=False)
+        self.conv = Conv1x1(in_chans, embed_dim, bias=False)
         self.bn = nn.BatchNorm2d(embed_dim)
         self.relu = nn.ReLU(inplace=True)
 
@@ -118,7 +118,7 @@ class EDAFormerHead(nn.Module):
         )
         self.fuse = FuseModule(sum(feature_info[s]["num_chs"] for s in stages), embed_dim)
         self.dropout = nn.Dropout2d(dropout)
-        self.classifier = nn.Conv2d(embed_dim, num_classes, 1)
+        self.classifier = Conv1x1(embed_dim, num_classes)
         self.num_classes = num_classes
         self.apply(init_weights)
         # The authors' classifier (``linear_pred``) is a plain ``nn.Conv2d`` that no init routine touches:

@@ -11,6 +11,7 @@ from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
 from .hub import HubMixin, record_factory
 from .isr import EFALevel, ISRLike, ISRMixin, training_setting
+from .labels import argmax_labels, resize_scores
 from .layers import resize
 
 
@@ -18,6 +19,7 @@ class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"
     """Semantic segmentor: ``forward(images[B, 3, H, W]) → logits[B, K, H, W]`` at the input resolution.
 
     The head predicts at 1/8; logits are upsampled bilinearly (align_corners=False). Any ``H, W ≥ 32`` works.
+    :meth:`predict` returns the labels ``forward(images).argmax(1)`` without allocating the upsampled logits.
     """
 
     def __init__(self, encoder: EFTEncoder, decode_head: EDAFormerHead) -> None:
@@ -33,15 +35,32 @@ class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"
         return self.encoder.efa_levels()[0], tuple(self.decode_head.levels)
 
     def forward_low_res(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits at 1/8 of the input, ``[B, K, ⌈H/8⌉, ⌈W/8⌉]``."""
-        return self.decode_head(self.encoder(images))
+        """Logits at 1/8 of the input, ``[B, K, ⌈H/8⌉, ⌈W/8⌉]`` (contiguous)."""
+        # inside, maps are channels-last (see tokens_to_map); the small logits are handed out in the usual layout
+        return self.decode_head(self.encoder(images)).contiguous()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected images [B, 3, H, W], got shape {tuple(images.shape)}")
-        if min(images.shape[-2:]) < 32:
-            raise ValueError(f"image sides must be >= 32 pixels, got {tuple(images.shape[-2:])}")
+        _check_images(images)
         return resize(self.forward_low_res(images), (images.shape[2], images.shape[3]))
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, out_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Labels ``int64 [B, H, W]``: ``forward(images).argmax(1)``, or at ``out_size`` the argmax of those logits
+        resized on bilinearly (as evaluation at the original label size does), computed from the 1/8-resolution
+        logits band by band so no ``K × H × W`` tensor is allocated (see :mod:`edaformer.models.labels`).
+
+        Runs in the module's current mode: call ``model.eval()`` first for inference.
+        """
+        _check_images(images)
+        scores = resize_scores(self.forward_low_res(images), images.shape[-2:])
+        return argmax_labels(scores if out_size is None else resize_scores(scores, out_size))
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images [B, 3, H, W], got shape {tuple(images.shape)}")
+    if min(images.shape[-2:]) < 32:
+        raise ValueError(f"image sides must be >= 32 pixels, got {tuple(images.shape[-2:])}")
 
 
 def _edaformer(

@@ -14,7 +14,9 @@ What is measured, and how:
 SegFormer baselines (``segformer-b0`` … ``segformer-b5``) are built from ``transformers`` configs with random
 weights (no download) and wrapped to return logits at the input resolution, like our segmentor and like the
 MMSegmentation whole-image inference the papers time; ``transformers`` is an optional extra (``pip install
-'edaformer[compare]'``).
+'edaformer[compare]'``). With ``output="labels"`` every model returns the label map instead: ours through
+``EDAFormer.predict`` (no full-resolution logits), SegFormer as logits → upsampling → argmax, which is what
+``transformers``' own post-processing does.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from ..models import (
 
 Precision = Literal["fp32", "bf16", "fp16"]
 MemoryFormat = Literal["contiguous", "channels_last"]
-OutputRes = Literal["full", "low"]
+OutputRes = Literal["full", "low", "labels"]
 
 IGNORE_INDEX = 255
 
@@ -76,7 +78,8 @@ SEGFORMER_VARIANTS: dict[str, dict] = {
 class SegFormerBaseline(nn.Module):
     """``transformers`` SegFormer returning logits ``[B, K, H, W]`` at the input size (bilinear, like ours).
 
-    ``output="low"`` keeps the head's native 1/4 resolution instead.
+    ``output="low"`` keeps the head's native 1/4 resolution instead; ``output="labels"`` returns
+    ``argmax(1)`` of the input-size logits, ``int64 [B, H, W]``.
     """
 
     def __init__(self, net: nn.Module, output: OutputRes = "full") -> None:
@@ -88,7 +91,8 @@ class SegFormerBaseline(nn.Module):
         logits = self.net(pixel_values=images).logits  # (B, K, H/4, W/4)
         if self.output == "low":
             return logits
-        return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return logits.argmax(1) if self.output == "labels" else logits
 
 
 def segformer_baseline(name: str, num_classes: int = 150, output: OutputRes = "full") -> SegFormerBaseline:
@@ -108,15 +112,17 @@ def segformer_baseline(name: str, num_classes: int = 150, output: OutputRes = "f
     return SegFormerBaseline(SegformerForSemanticSegmentation(config), output=output)
 
 
-class LowResOutput(nn.Module):
-    """Our segmentor without the final upsampling: logits at 1/8 (``forward_low_res``)."""
+class OutputOf(nn.Module):
+    """Our segmentor with ``forward`` routed to another of its methods: ``forward_low_res`` (logits at 1/8, no
+    final upsampling) or ``predict`` (labels ``int64 [B, H, W]`` without full-resolution logits)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, method: Literal["forward_low_res", "predict"]) -> None:
         super().__init__()
         self.model = model
+        self.method = method
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_low_res(images)
+        return getattr(self.model, self.method)(images)
 
 
 def use_unfused_attention(model: nn.Module) -> nn.Module:
@@ -169,7 +175,8 @@ class ModelSpec:
         model = create_model(self.name, num_classes=num_classes, isr=self.isr)
         if self.unfused:
             use_unfused_attention(model)
-        return (LowResOutput(model) if output == "low" else model).eval()
+        methods = {"low": "forward_low_res", "labels": "predict"}
+        return (OutputOf(model, methods[output]) if output in methods else model).eval()
 
 
 # --------------------------------------------------------------------------------------------------- runtime
@@ -609,20 +616,23 @@ def measure_latency(
     warmup: int = 2,
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
-    """Median milliseconds of one forward pass (batch 1, ``size = (H, W)``) under each ISR setting.
+    """Median milliseconds of one prediction (batch 1, ``size = (H, W)``) under each ISR setting.
 
-    Settings are timed interleaved (:func:`time_interleaved`), so load from other processes spreads over all of
-    them; each pass runs under :func:`~edaformer.models.isr_applied`, so the model's own setting stays. Keys are
-    the settings as given (``str(setting)``: ``"paper"``, ``"16,8,2,1-2,4,8"``).
+    A prediction is what evaluation and ``predict`` run: ``model.predict`` (labels, without full-resolution
+    logits) where the model has it, else ``model(images)``. Settings are timed interleaved
+    (:func:`time_interleaved`), so load from other processes spreads over all of them; each pass runs under
+    :func:`~edaformer.models.isr_applied`, so the model's own setting stays. Keys are the settings as given
+    (``str(setting)``: ``"paper"``, ``"16,8,2,1-2,4,8"``).
     """
     device = torch.device(device)
     model = model.to(device).eval()
     images = torch.randn(1, 3, int(size[0]), int(size[1]), device=device)
+    predict = getattr(model, "predict", model)
 
     def call(setting: ISRSetting) -> Callable[[], None]:
         def run() -> None:
             with isr_applied(model, setting):
-                model(images)
+                predict(images)
 
         return run
 
