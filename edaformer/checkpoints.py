@@ -9,8 +9,12 @@ Formats recognised (all read with ``torch.load(weights_only=True)``, whatever th
 - **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and
   the number of classes are read from the tensor shapes; the authors released models trained at the standard
   ratios only;
+- **hub folders** (``save_pretrained``, ``edaformer-export formats=[hf]``, ``edaformer-convert format=hf``):
+  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub`, with ``train_isr``), a local directory or a
+  Hugging Face Hub repo id ``owner/name``;
 - **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
-  ``block1.0.*``, classifier ``head.*``) or our own ``eft_*`` classification checkpoints (``net.encoder.*``).
+  ``block1.0.*``, classifier ``head.*``), our own ``eft_*`` classification checkpoints (``net.encoder.*``) or the
+  hub folder of an EFT classifier, encoder or segmentor (its ``encoder.*`` / ``stages.*`` tensors).
 
 The authors' key names live in :mod:`edaformer.models.official` (the mapping table); this module only reads files.
 Every format we write records the ratios the model was trained at (``model.train_isr``, e.g. ``"16,8,4,2-2,4,8"``)
@@ -34,6 +38,7 @@ import torch
 from torch import nn
 
 from .models import EFTClassifier, create_model
+from .models.hub import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"
@@ -61,10 +66,11 @@ class CheckpointKindError(CheckpointError):
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What was loaded: ``kind`` is ``"ours"``, ``"lightning"`` or ``"official"``.
+    """What was loaded: ``kind`` is ``"ours"``, ``"lightning"``, ``"official"`` or ``"hub"``.
 
-    ``class_names`` are those stored with the weights (Lightning checkpoints), else ``None``; ``train_isr`` the
-    ratios the model was trained at as recorded in the file (``None``: not recorded, the standard ones).
+    ``class_names`` / ``palette`` / ``dataset`` are those stored with the weights (Lightning checkpoints: names;
+    hub folders: all three when known), else ``None``; ``train_isr`` the ratios the model was trained at as
+    recorded in the file (``None``: not recorded, the standard ones); ``task`` the kind of model.
     """
 
     path: str
@@ -75,6 +81,13 @@ class CheckpointInfo:
     class_names: tuple[str, ...] | None = None
     train_isr: str | None = None
     task: Task = "segmentation"
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    dataset: str | None = None
+
+
+def is_hub_reference(path: str | os.PathLike) -> bool:
+    """A hub folder (``config.json`` + ``model.safetensors``) or a Hub repo id ``owner/name`` (no such path)."""
+    return is_hub_folder(path) or looks_like_repo_id(os.fspath(path))
 
 
 # --- reading files -----------------------------------------------------------------------------------------------
@@ -175,6 +188,8 @@ def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> str:
     Every encoder tensor must be filled and every checkpoint tensor used (apart from the classifier head), else an
     error lists the keys.
     """
+    if is_hub_reference(path):
+        return _load_hub_encoder(encoder, path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pretrained weights not found: {path}")
     obj = load_checkpoint_file(path)
@@ -194,6 +209,18 @@ def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> str:
     return f"loaded {n} encoder tensors from {path} (authors' layout){extra}"
 
 
+def _load_hub_encoder(encoder: nn.Module, ref: str | os.PathLike) -> str:
+    """The encoder tensors of a hub folder (any of our models) into ``encoder``, strictly."""
+    model = HubMixin.from_pretrained(ref)
+    source = getattr(model, "encoder", model)  # segmentor / classifier: .encoder; an encoder: itself
+    missing, unexpected = encoder.load_state_dict(source.state_dict(), strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{ref}: encoder weights do not fit: missing {missing[:10]}, unexpected {unexpected[:10]}"
+        )
+    return f"loaded {len(source.state_dict())} encoder tensors from {ref} (hub folder of {model.model_name})"
+
+
 def _check_name(path: str, found: str | None, requested: str | None, what: str) -> None:
     if requested is not None and found is not None and requested != found:
         raise CheckpointError(f"{path}: checkpoint holds {what} {found!r}, but {requested!r} was requested")
@@ -207,12 +234,15 @@ def load_model(
 ) -> tuple[nn.Module, CheckpointInfo]:
     """Create the model a checkpoint describes and load its weights strictly; returns ``(model in eval mode, info)``.
 
-    ``model_name`` / ``num_classes`` are needed only where the file does not say (e.g. an ImageNet-pretrained
-    encoder in the authors' layout); where it does, they are checked against it. ``task`` (the kind of model the
-    caller needs) raises :class:`CheckpointKindError` for a checkpoint of the other kind, saying which it is and
-    which command takes it.
+    ``path`` is a checkpoint file (ours, Lightning, the authors') or a hub folder / Hub repo id (then the model
+    comes under the folder's default inference ISR setting). ``model_name`` / ``num_classes`` are needed only where
+    the file does not say (e.g. an ImageNet-pretrained encoder in the authors' layout); where it does, they are
+    checked against it. ``task`` (the kind of model the caller needs) raises :class:`CheckpointKindError` for a
+    checkpoint of the other kind, saying which it is and which command takes it (:func:`check_task`).
     """
     source = str(path)
+    if is_hub_reference(path):
+        return _load_hub_model(source, model_name, num_classes, task)
     obj = load_checkpoint_file(path)
     if not isinstance(obj, Mapping):
         raise ValueError(f"{source}: expected a checkpoint dictionary, got {type(obj).__name__}")
@@ -245,13 +275,8 @@ def load_model(
     _check_name(source, name, model_name, "model")
     _check_name(source, str(classes), None if num_classes is None else str(num_classes), "num_classes")
     model = create_model(name, num_classes=classes, train_isr=train_isr)
-    found: Task = "classification" if isinstance(model, EFTClassifier) else "segmentation"
-    if task is not None and found != task:
-        what = "an ImageNet classification" if found == "classification" else "a segmentation"
-        raise CheckpointKindError(
-            f"{source} is {what} checkpoint ({name}, {classes} classes), but this command needs a {task} "
-            f"checkpoint; {_USES[found].replace('PATH', source)}"
-        )
+    found = _task_of(model)
+    check_task(CheckpointInfo(source, kind, name, classes, task=found), task)
     dropped: list[str] = []
     if kind == "official":
         dropped = load_official_checkpoint(model, state)
@@ -265,6 +290,22 @@ def load_model(
             model.set_isr(obj["isr"])
     info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr, found)
     return model.eval(), info
+
+
+def _task_of(model: nn.Module) -> Task:
+    return "classification" if isinstance(model, EFTClassifier) else "segmentation"
+
+
+def check_task(info: CheckpointInfo, task: Task | None) -> None:
+    """Raise :class:`CheckpointKindError` when the checkpoint ``info`` describes is not of the kind ``task`` the
+    caller needs (``None``: any), saying which kind it is and which command takes it."""
+    if task is None or info.task == task:
+        return
+    what = "an ImageNet classification" if info.task == "classification" else "a segmentation"
+    raise CheckpointKindError(
+        f"{info.path} is {what} checkpoint ({info.model_name}, {info.num_classes} classes), but this command "
+        f"needs a {task} checkpoint; {_USES[info.task].replace('PATH', info.path)}"
+    )
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | None = None) -> str:
@@ -333,6 +374,30 @@ def check_training_checkpoint(
             f"{', '.join(problems)} (e.g. {example}); resume with the model= and data= of the run that wrote it"
         )
     return obj
+
+
+def _load_hub_model(
+    source: str, model_name: str | None, num_classes: int | None, task: Task | None
+) -> tuple[nn.Module, CheckpointInfo]:
+    model = HubMixin.from_pretrained(source)  # HubError names the folder / repo id
+    meta = model.hub_metadata or {}
+    classes = getattr(model, "num_classes", None)
+    _check_name(source, model.model_name, model_name, "model")
+    _check_name(source, str(classes), None if num_classes is None else str(num_classes), "num_classes")
+    names, palette = meta.get("class_names"), meta.get("palette")
+    info = CheckpointInfo(
+        source,
+        "hub",
+        model.model_name,
+        int(classes or 0),
+        class_names=tuple(str(n) for n in names) if names else None,
+        train_isr=str(model.train_isr),
+        task=_task_of(model),
+        palette=tuple(tuple(int(c) for c in color) for color in palette) if palette else None,
+        dataset=meta.get("dataset"),
+    )
+    check_task(info, task)
+    return model.eval(), info
 
 
 # --- writing -----------------------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+# The tests never reach the network: huggingface_hub reads this when first imported (hub folders are local).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 REFS = REPO / "tests" / "refs"
 

@@ -31,7 +31,12 @@ ALLOWED: dict[str, set[str]] = {
     "root": set(),
 }
 # third-party packages a layer may import besides the standard library
-THIRD_PARTY: dict[str, set[str]] = {"models": {"torch"}, "core": {"torch", "numpy"}}
+# (models: the Hugging Face Hub mixin for save_pretrained / from_pretrained; timm only inside the optional
+# registration function, never a dependency)
+THIRD_PARTY: dict[str, set[str]] = {
+    "models": {"torch", "huggingface_hub", "safetensors", "timm"},
+    "core": {"torch", "numpy"},
+}
 
 
 def layer_of(module: str) -> str:

@@ -209,7 +209,16 @@ def test_trainer_configs(trainer, tmp_path):
         assert cfg.trainer.devices == 2 and cfg.trainer.accelerator == "cpu"
 
 
-@pytest.mark.parametrize("logger", ["csv", "tensorboard", "wandb", "default"])
+@pytest.mark.parametrize(
+    "logger",
+    [
+        "csv",
+        "tensorboard",
+        "wandb",
+        pytest.param("mlflow", marks=pytest.mark.slow),
+        "default",
+    ],  # mlflow: creates its store
+)
 def test_logger_configs_instantiate(logger, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = compose_cfg("train", [f"logger={logger}"], tmp_path)
@@ -217,8 +226,11 @@ def test_logger_configs_instantiate(logger, tmp_path, monkeypatch):
 
     loggers = instantiate_loggers(cfg.logger)
     assert loggers
-    if logger == "wandb":
-        assert {type(lg).__name__ for lg in loggers} == {"CSVLogger", "WandbLogger"}
+    if logger in ("wandb", "mlflow"):
+        assert {type(lg).__name__ for lg in loggers} == {
+            "CSVLogger",
+            "WandbLogger" if logger == "wandb" else "MLFlowLogger",
+        }
 
 
 @pytest.mark.slow

@@ -43,10 +43,12 @@ def test_min_input_side_follows_isr():
 @pytest.mark.slow
 @pytest.mark.parametrize("isr", ["train", "paper"])
 def test_onnx_cli_matches_pytorch(tmp_path, checkpoint, capsys, isr):
-    """The documented command, with dynamic batch/H/W: other sizes (not multiples of 32) and batch 2 match."""
+    """The documented command, with dynamic batch/H/W: other sizes (not multiples of 32) and batch 2 match.
+    Without isr= the model keeps its training ratios ("train" here)."""
     ckpt, model = checkpoint
     out = tmp_path / f"t_{isr}.onnx"
-    args = ["model=edaformer_t", f"ckpt_path={ckpt}", f"isr={isr}", "formats=[onnx]", "exporter=torchscript"]
+    args = ["model=edaformer_t", f"ckpt_path={ckpt}", "formats=[onnx]", "exporter=torchscript"]
+    args += [f"isr={isr}"] if isr != "train" else []
     assert run_main(export_main, *args, f"output={out}", f"hydra.run.dir={tmp_path}") == 0
     assert "sides >=" in capsys.readouterr().out
     model.set_isr(isr)

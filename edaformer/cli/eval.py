@@ -25,12 +25,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from ..checkpoints import load_model
+from ..checkpoints import check_task, load_model
 from ..data import CityscapesDataModule, ImageNetDataModule
 from ..evaluation.acceleration import accelerate
 from ..evaluation.cityscapes import CityscapesEvalError, evaluate_label_ids
 from ..lit import WriteCityscapesLabelIds
-from .evaluate import evaluate_setting, save_rows, summary_table
+from .evaluate import evaluate_setting, log_confusion_images, save_rows, summary_table
 from .train import apply_tta, build_datamodule, runtime_extras
 from .utils import (
     CONF_DIR,
@@ -43,7 +43,7 @@ from .utils import (
     overridden,
     plain_config,
     report_user_errors,
-    require_file,
+    require_checkpoint,
     run_dir,
     run_hydra_main,
 )
@@ -51,16 +51,16 @@ from .utils import (
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Load ``cfg.ckpt_path``, test it on the validation split under ``cfg.isr``; returns the result row."""
-    ckpt = require_file(cfg.get("ckpt_path"), "ckpt_path")
+    ckpt = require_checkpoint(cfg.get("ckpt_path"))
     check_accelerator(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
-    dm = build_datamodule(cfg)
     requested = cfg.model.model_name if overridden("model") else None  # then checked against the checkpoint
-    task = "classification" if isinstance(dm, ImageNetDataModule) else "segmentation"
-    try:
-        net, info = load_model(ckpt, model_name=requested, num_classes=None, task=task)
+    try:  # before the data: a checkpoint (or repo id) that cannot be read fails at once
+        net, info = load_model(ckpt, model_name=requested, num_classes=None)
     except (ValueError, KeyError) as err:
         raise UserError(str(err).splitlines()[0]) from None
+    dm = build_datamodule(cfg)
+    check_task(info, "classification" if isinstance(dm, ImageNetDataModule) else "segmentation")
     if info.num_classes != dm.num_classes:
         raise UserError(
             f"{ckpt} predicts {info.num_classes} classes but data {cfg.data._target_} has {dm.num_classes}"
@@ -106,7 +106,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for lg in loggers:
         lg.log_metrics({f"eval/{k}": v for k, v in row.items() if isinstance(v, float)})
     if trainer.is_global_zero:
-        save_rows([row], run_dir(cfg), stem="results")
+        log_confusion_images(loggers, save_rows([row], run_dir(cfg), stem="results"))
         print(row.get("table", ""))
         print(summary_table([row]))
         print(f"Run dir: {run_dir(cfg)}")

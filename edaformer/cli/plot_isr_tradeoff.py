@@ -14,7 +14,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from ..checkpoints import load_model
+from ..checkpoints import is_hub_reference, load_model
 from ..tools.benchmark import measure_latency
 from ..viz.tradeoff import benchmark_of, load_result_rows, tradeoff_figure
 from .utils import (
@@ -52,10 +52,13 @@ def _main(cfg: DictConfig) -> None:
     latency_label = "latency (ms / image)"
     if cfg.latency:
         ckpt = cfg.ckpt_path or rows[0].get("ckpt") or _run_checkpoint(Path(rows[0]["source"]).parent)
-        if not ckpt or not Path(ckpt).is_file():
+        if not ckpt or not (Path(ckpt).is_file() or is_hub_reference(ckpt)):
             raise UserError(f"latency=true needs a checkpoint (ckpt_path=...); the rows name {ckpt!r}")
         device = as_device(cfg.device)
-        model, info = load_model(ckpt)
+        try:
+            model, info = load_model(ckpt)
+        except ValueError as err:
+            raise UserError(str(err).splitlines()[0]) from None
         model_name = info.model_name
         if cfg.size is not None:
             size = as_size(cfg.size)

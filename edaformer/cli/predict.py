@@ -37,7 +37,7 @@ from .utils import (
     UserError,
     acceleration_options,
     report_user_errors,
-    require_file,
+    require_checkpoint,
     run_hydra_main,
     shown,
     write_json,
@@ -56,7 +56,7 @@ def _choice(group: str) -> str | None:
 
 def build_segmenter(cfg: DictConfig) -> Segmenter:
     """Model + class metadata + test recipe from the config (``data`` group first, then ``dataset``)."""
-    require_file(cfg.get("ckpt_path"), "ckpt_path")
+    require_checkpoint(cfg.get("ckpt_path"))
     with open_dict(cfg):
         cfg.data_choice = _choice("data")
     try:
@@ -147,7 +147,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1
     ):
         raise UserError(f"max_image_pixels={shown(max_pixels)}: expected a number of pixels >= 1, or null")
-    require_file(cfg.get("ckpt_path"), "ckpt_path")
+    require_checkpoint(cfg.get("ckpt_path"))
     inputs = OmegaConf.to_object(cfg.inputs) if OmegaConf.is_list(cfg.inputs) else str(cfg.inputs)
     paths = find_images(inputs)
     out_dir = Path(cfg.output_dir)

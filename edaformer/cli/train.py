@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..checkpoints import check_training_checkpoint, remove_stale_temp_files
 from ..lit import AtomicCheckpointIO, GlobalBatchError, WholeGlobalBatches, configure_global_batch
-from .evaluate import evaluate_setting, save_rows, summary_table
+from .evaluate import evaluate_setting, log_confusion_images, save_rows, summary_table
 from .utils import (
     CONF_DIR,
     UserError,
@@ -207,7 +207,7 @@ def _save_config(cfg: DictConfig) -> None:
 def _report(
     cfg: DictConfig, results: list[dict[str, Any]], best: str, seconds: float, trainer: L.Trainer
 ) -> None:
-    save_rows(results, run_dir(cfg))
+    log_confusion_images(trainer.loggers, save_rows(results, run_dir(cfg)))
     for lg in trainer.loggers:
         if type(lg).__name__ == "WandbLogger":
             from .isr_table import log_wandb_table

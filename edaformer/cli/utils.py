@@ -238,12 +238,12 @@ def error_message(err: BaseException) -> str:
 MISSING_HINTS = {
     "model.pretrained": (
         "the paper recipes start from the ImageNet-pretrained EFT encoder, as the authors' (EFT_T.pth / EFT_B.pth, "
-        "or an eft_* checkpoint of edaformer-train): model.pretrained=PATH; to train from scratch on purpose, "
-        "model.pretrained=null"
+        "an eft_* checkpoint of edaformer-train or a hub folder / repo id): model.pretrained=PATH; to train from "
+        "scratch on purpose, model.pretrained=null"
     ),
     "model.init_from": (
-        "fine-tuning starts from a trained segmentation checkpoint (ours, Lightning .ckpt or the authors' .pth): "
-        "model.init_from=PATH"
+        "fine-tuning starts from a trained segmentation checkpoint (ours, Lightning .ckpt, the authors' .pth or a "
+        "hub folder / repo id): model.init_from=PATH"
     ),
 }
 
@@ -431,6 +431,20 @@ def require_file(path: str | None, what: str) -> str:
     return path
 
 
+def require_checkpoint(path: str | None, what: str = "ckpt_path") -> str:
+    """A checkpoint file, a hub folder (``config.json`` + ``model.safetensors``) or a Hugging Face Hub repo id
+    ``owner/name`` (read by :func:`~edaformer.checkpoints.load_model`); else a UserError."""
+    from ..checkpoints import is_hub_reference
+
+    if path is not None and not os.path.isfile(path) and os.path.isdir(path) and not is_hub_reference(path):
+        raise UserError(
+            f"{what}={path} is a folder without config.json and model.safetensors (not a hub folder)"
+        )
+    if path is not None and is_hub_reference(path):
+        return str(path)
+    return require_file(path, what)
+
+
 def run_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.output_dir)
 
@@ -554,7 +568,8 @@ def _accepts(hint: Any, value: Any) -> bool | None:
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger]:
-    """Loggers from ``cfg.logger`` (a dict of logger configs); TensorBoard is skipped when not installed."""
+    """Loggers from ``cfg.logger`` (a dict of logger configs); TensorBoard is skipped when not installed, MLflow
+    missing is a UserError."""
     loggers = []
     for name, conf in (cfg or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
@@ -565,6 +580,8 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger
         ):
             log.warning("logger %s skipped: tensorboard is not installed", name)
             continue
+        if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
+            raise UserError(f"logger {name}: MLflow is not installed (pip install 'edaformer[mlflow]')")
         if target.endswith("WandbLogger"):
             prepare_wandb_env()
         loggers.append(instantiate_checked(conf, f"logger.{name}"))

@@ -26,6 +26,7 @@ from .utils import (
     UserError,
     as_list,
     report_user_errors,
+    require_checkpoint,
     require_file,
     run_hydra_main,
     shown,
@@ -46,7 +47,7 @@ def _setting_label(setting: ISRSetting) -> str:
 
 
 def visualize(cfg: DictConfig) -> Path:
-    require_file(cfg.get("ckpt_path"), "ckpt_path")
+    require_checkpoint(cfg.get("ckpt_path"))
     require_file(cfg.get("image"), "image")
     with open_dict(cfg):
         cfg.data_choice = _choice("data")

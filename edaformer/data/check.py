@@ -12,7 +12,7 @@ from edaformer.data.imagenet import ImageNetDataModule
 from edaformer.data.io import DatasetError, read_image
 from edaformer.data.segmentation import SegmentationDataModule, SegmentationDataset
 
-__all__ = ["SplitReport", "check_datamodule", "format_report"]
+__all__ = ["ScaleSuggestion", "SplitReport", "check_datamodule", "format_report", "suggest_scales"]
 
 
 @dataclass
@@ -22,6 +22,7 @@ class SplitReport:
     Attributes:
         counts: pixels per train id (segmentation) or images per class (classification).
         ignored: pixels labelled 255 (segmentation only).
+        sizes: ``(height, width)`` of every image read.
     """
 
     role: str
@@ -32,9 +33,11 @@ class SplitReport:
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ignored: int = 0
     problems: list[str] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
 
     def add_size(self, height: int, width: int) -> None:
         self.num_items += 1
+        self.sizes.append((height, width))
         if self.min_hw is None or height * width < self.min_hw[0] * self.min_hw[1]:
             self.min_hw = (height, width)
         if self.max_hw is None or height * width > self.max_hw[0] * self.max_hw[1]:
@@ -120,10 +123,65 @@ def _lines(dm: object, report: SplitReport, max_listed: int) -> Iterator[str]:
         yield f"  ... and {len(report.problems) - max_listed} more problem(s)"
 
 
+@dataclass(frozen=True)
+class ScaleSuggestion:
+    """A training crop and test scale that fit a dataset's images (``(long, short)`` as ``data.test_scale``).
+
+    ``typical_hw`` is the median image ``(height, width)``; ``current_factor`` is how much the DataModule's present
+    ``test_scale`` resizes such an image (the training rescale follows ``test_scale``).
+    """
+
+    typical_hw: tuple[int, int]
+    test_scale: tuple[int, int]
+    crop_size: tuple[int, int]
+    current_factor: float
+
+    def line(self, current: Sequence[int]) -> str:
+        h, w = self.typical_hw
+        text = (
+            f"suggested for these images (median {h}x{w} HxW): data.test_scale=[{self.test_scale[0]},"
+            f"{self.test_scale[1]}] data.crop_size=[{self.crop_size[0]},{self.crop_size[1]}]"
+        )
+        if not 0.5 <= self.current_factor <= 2.0:
+            text += (
+                f"; the current test_scale=[{current[0]},{current[1]}] resizes them x{self.current_factor:.2g} "
+                "(the training rescale follows test_scale)"
+            )
+        return text
+
+
+def _up32(value: float) -> int:
+    return max(32, int(-(-value // 32) * 32))
+
+
+def suggest_scales(dm: object, reports: Sequence[SplitReport]) -> ScaleSuggestion | None:
+    """Crop and test scale from the image sizes a scan found (the train split's, else any), as the recipes pair
+    them: ``test_scale`` = the median long and short sides, so a typical image keeps its size (rounded up to
+    multiples of 32); the crop is the square of the short side (ADE20K: 512 for (2048, 512); Cityscapes: 1024).
+    ``None`` for classification data or when no image was read."""
+    if not isinstance(dm, SegmentationDataModule):
+        return None
+    report = next((r for r in reports if r.role == "train" and r.sizes), None) or next(
+        (r for r in reports if r.sizes), None
+    )
+    if report is None:
+        return None
+    heights, widths = zip(*report.sizes)
+    h, w = int(np.median(heights)), int(np.median(widths))
+    long_side, short_side = max(h, w), min(h, w)
+    scale = (_up32(long_side), _up32(short_side))
+    current_long, current_short = dm.test_scale
+    factor = min(current_long / long_side, current_short / short_side)
+    return ScaleSuggestion((h, w), scale, (scale[1], scale[1]), factor)
+
+
 def format_report(dm: object, reports: Sequence[SplitReport], max_listed: int = 50) -> str:
-    """Human-readable summary of :func:`check_datamodule`'s reports."""
+    """Human-readable summary of :func:`check_datamodule`'s reports, with a crop / test scale suggestion."""
     header = f"{type(dm).__name__} at {getattr(dm, 'root', '?')}"
     body = [line for report in reports for line in _lines(dm, report, max_listed)]
+    suggestion = suggest_scales(dm, reports)
+    if suggestion is not None:
+        body.append(suggestion.line(dm.test_scale))
     problems = sum(len(r.problems) for r in reports)
     footer = "OK: no problems found" if problems == 0 else f"FAILED: {problems} problem(s)"
     return "\n".join([header, *body, footer])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -18,7 +18,8 @@ class SegmentationMetrics:
     """``miou``/``macc`` average the classes present (NaN-skipping); ``aacc`` is pixel accuracy. Values in [0, 1].
 
     ``iou[k]`` is NaN when class ``k`` is neither in the labels nor predicted; ``acc[k]`` is NaN when it is not in the
-    labels (MMSeg's convention: a class predicted but absent from the labels scores IoU 0).
+    labels (MMSeg's convention: a class predicted but absent from the labels scores IoU 0). ``confusion`` is the
+    matrix they come from, ``[K, K]`` pixel counts (rows = label, columns = prediction).
     """
 
     miou: float
@@ -27,6 +28,7 @@ class SegmentationMetrics:
     iou: tuple[float, ...]
     acc: tuple[float, ...]
     class_names: tuple[str, ...]
+    confusion: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
         """Scalars for loggers: ``{prefix}mIoU``, ``mAcc``, ``aAcc`` and ``IoU/<class>``."""
@@ -77,6 +79,7 @@ def metrics_from_confusion(
         iou=tuple(iou.tolist()),
         acc=tuple(acc.tolist()),
         class_names=names,
+        confusion=confmat.detach().cpu().long(),
     )
 
 

@@ -1,7 +1,7 @@
 """Score a model on a validation loader in plain PyTorch: mIoU of a segmentor, top-1/top-5 of a classifier.
 
 No Lightning trainer: one ``torch.no_grad`` loop over the DataModule's validation loader, the same inference
-modes (:func:`~edaformer.evaluation.inference.segment`) and metric definitions
+modes (:func:`~edaformer.evaluation.inference.segment_labels`) and metric definitions
 (:func:`~edaformer.evaluation.metrics.metrics_from_confusion`) as ``edaformer-eval``, so the numbers agree with it.
 Used where one model is scored many times (the ISR search scores it once per setting).
 """
@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from .inference import InferenceConfig, segment
+from .inference import InferenceConfig, segment_labels
 from .metrics import SegmentationMetrics, metrics_from_confusion
 
 IGNORE_INDEX = 255
@@ -44,13 +44,12 @@ def first_images(loader: DataLoader, count: int | None) -> DataLoader:
 def predict_labels(
     model: nn.Module,
     images: torch.Tensor,
-    num_classes: int,
     inference: InferenceConfig,
     out_size: Sequence[int],
 ) -> torch.Tensor:
     """Train ids ``int64 [B, H, W]`` at ``out_size`` by the inference mode of ``inference`` (the one place the
-    scoring loop turns a batch into labels)."""
-    return segment(model, images, num_classes, inference, out_size).argmax(dim=1)
+    scoring loop turns a batch into labels), without the ``K × H × W`` scores (the labels path)."""
+    return segment_labels(model, images, inference, out_size)
 
 
 @torch.no_grad()
@@ -80,7 +79,7 @@ def score_segmentor(
             images, masks = batch["image"].to(device), batch["mask"].to(device)
             if masks.ndim == 2:
                 masks = masks.unsqueeze(0)
-            confmat.update(predict_labels(model, images, num_classes, inference, masks.shape[-2:]), masks)
+            confmat.update(predict_labels(model, images, inference, masks.shape[-2:]), masks)
             if progress is not None:
                 progress(images.shape[0])
     finally:

@@ -146,7 +146,8 @@ class Segmenter:
         """Load any segmentation checkpoint :func:`~edaformer.checkpoints.load_model` reads; returns
         ``(segmenter, info)`` (a classification checkpoint is a :class:`~edaformer.checkpoints.CheckpointKindError`).
 
-        Class names default to those stored in a Lightning checkpoint, then to :func:`resolve_classes`'s rules;
+        Class names (and palette, dataset) default to those stored with the weights (a Lightning checkpoint's names,
+        a hub folder's names, palette and dataset), then to :func:`resolve_classes`'s rules;
         ``isr`` (any form :func:`~edaformer.models.parse_isr` reads) overrides the checkpoint's pooling ratios;
         ``inference`` goes to :meth:`build`.
         """
@@ -154,6 +155,9 @@ class Segmenter:
         model.set_isr(isr)  # None: keeps the checkpoint's
         if class_names is None and info.class_names:
             class_names = list(info.class_names)
+            palette = list(info.palette) if palette is None and info.palette else palette
+        if dataset == "auto" and info.dataset in KNOWN_DATASETS:
+            dataset = info.dataset
         classes = resolve_classes(info.num_classes, dataset, class_names, palette)
         return cls.build(model, classes, device, test_scale, **inference), info
 

@@ -6,11 +6,16 @@
 >>> with isr_applied(model, "aggressive"):  # for one block, then back to "paper"
 ...     logits = model(images)
 >>> model.set_isr("own")  # back to the ratios it was trained at, model.train_isr
+>>> model.save_pretrained("my_model")  # safetensors + config.json + model card; EDAFormer.from_pretrained(...)
+>>> backbone = create_model("eft_t", features_only=True, out_indices=(1, 2, 3))  # maps for another head
+
+With timm installed and imported, the EFT models are also in timm's registry (:mod:`.timm_registry`).
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +24,8 @@ from torch import nn
 from .classifier import EFTClassifier, eft_b, eft_t
 from .decoder import EDAFormerHead
 from .efa import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention
-from .eft import EFTBlock, EFTEncoder, eft_encoder
+from .eft import EFTBlock, EFTEncoder, EFTFeatures, FeatureInfo, eft_encoder
+from .hub import HubError, HubMixin
 from .isr import ISR_OWN, ISR_PRESETS, ISRLike, ISRSetting, isr_applied, parse_isr
 from .official import (
     CheckpointMismatchError,
@@ -28,6 +34,7 @@ from .official import (
     to_official_state_dict,
 )
 from .segmentor import EDAFormer, edaformer_b, edaformer_t
+from .timm_registry import register_timm_models
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "edaformer_t": edaformer_t,
@@ -41,7 +48,8 @@ def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn
     """Build a model by name (``edaformer_t``, ``edaformer_b``, ``eft_t``, ``eft_b``).
 
     ``num_classes`` defaults (``None``) to the factory's: 150 for segmentors, 1000 for classifiers. ``kwargs`` are
-    the factory's keyword arguments (e.g. ``drop_path_rate=0.1``, ``isr="paper"``); an unknown one raises a
+    the factory's keyword arguments (e.g. ``drop_path_rate=0.1``, ``isr="paper"``; for ``eft_*``
+    ``features_only=True, out_indices=(0, 1, 2, 3)`` gives the encoder as a backbone); an unknown one raises a
     ``TypeError`` that lists the valid ones.
     """
     if name not in MODELS:
@@ -58,6 +66,10 @@ def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn
     return factory(**kwargs)
 
 
+if "timm" in sys.modules:  # timm imported before us: put the EFT models in its registry now
+    register_timm_models()
+
+
 __all__ = [
     "MODELS",
     "ISR_OWN",
@@ -68,6 +80,10 @@ __all__ = [
     "EFTBlock",
     "EFTClassifier",
     "EFTEncoder",
+    "EFTFeatures",
+    "FeatureInfo",
+    "HubError",
+    "HubMixin",
     "EmbeddingFreeAttention",
     "ISRLike",
     "ISRSetting",
@@ -82,5 +98,6 @@ __all__ = [
     "infer_official_model",
     "isr_applied",
     "parse_isr",
+    "register_timm_models",
     "to_official_state_dict",
 ]

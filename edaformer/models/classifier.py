@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .eft import EFTEncoder, eft_encoder
+from .eft import EFTEncoder, EFTFeatures, eft_encoder
+from .hub import HubMixin, record_factory
 from .isr import EFALevel, ISRLike, ISRMixin
 from .layers import init_weights
 
 
-class EFTClassifier(ISRMixin, nn.Module):
+class EFTClassifier(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-classification"):
     """``forward(images[B, 3, H, W]) → logits[B, num_classes]``; the head reads the mean stage-4 token."""
 
     def __init__(self, encoder: EFTEncoder, num_classes: int = 1000) -> None:
@@ -41,11 +42,22 @@ def _eft(
     train_isr: ISRLike,
     drop_path_rate: float,
     in_chans: int,
-) -> EFTClassifier:
+    features_only: bool,
+    out_indices: Sequence[int],
+) -> EFTClassifier | EFTFeatures:
+    args = {k: v for k, v in locals().items() if k != "variant"}
+    indices = out_indices if features_only else None
     encoder = eft_encoder(
-        variant, drop_path_rate=drop_path_rate, in_chans=in_chans, isr=isr, train_isr=train_isr
+        variant,
+        drop_path_rate=drop_path_rate,
+        in_chans=in_chans,
+        isr=isr,
+        train_isr=train_isr,
+        out_indices=indices,
     )
-    return EFTClassifier(encoder, num_classes)
+    model = encoder if features_only else EFTClassifier(encoder, num_classes)
+    record_factory(model, f"eft_{variant}", args)
+    return model
 
 
 def eft_t(
@@ -55,8 +67,10 @@ def eft_t(
     train_isr: ISRLike = None,
     drop_path_rate: float = 0.1,
     in_chans: int = 3,
-) -> EFTClassifier:
-    """EFT-T ImageNet classifier (3.68 M params at 1000 classes).
+    features_only: bool = False,
+    out_indices: Sequence[int] = (0, 1, 2, 3),
+) -> EFTClassifier | EFTFeatures:
+    """EFT-T ImageNet classifier (3.68 M params at 1000 classes), or its encoder as a backbone.
 
     Args:
         num_classes: output classes (0: no head, :meth:`EFTClassifier.forward` returns the pooled features).
@@ -64,6 +78,9 @@ def eft_t(
         train_isr: the pooling ratios the classifier is built and trained at (encoder part; ``None``: standard).
         drop_path_rate: stochastic depth of the last block (rising linearly from 0 over the blocks).
         in_chans: input image channels.
+        features_only: return an :class:`~edaformer.models.eft.EFTFeatures` backbone (no classifier head;
+            ``num_classes`` is ignored) whose forward gives the maps of ``out_indices`` (timm's convention).
+        out_indices: encoder stages (0–3, strides 4, 8, 16, 32) a ``features_only`` model returns.
     """
     return _eft("t", **locals())  # locals() here: exactly the arguments above
 
@@ -75,6 +92,9 @@ def eft_b(
     train_isr: ISRLike = None,
     drop_path_rate: float = 0.1,
     in_chans: int = 3,
-) -> EFTClassifier:
-    """EFT-B ImageNet classifier (25.37 M params at 1000 classes). Arguments as :func:`eft_t`."""
+    features_only: bool = False,
+    out_indices: Sequence[int] = (0, 1, 2, 3),
+) -> EFTClassifier | EFTFeatures:
+    """EFT-B ImageNet classifier (25.37 M params at 1000 classes), or its encoder as a backbone. Arguments as
+    :func:`eft_t`."""
     return _eft("b", **locals())

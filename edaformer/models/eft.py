@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .efa import EmbeddingFreeAttention
+from .hub import HubMixin, record_factory
 from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, training_setting, validate_ratios
 from .layers import DropPath, MixFFN, init_weights, map_to_tokens, tokens_to_map
 
@@ -96,7 +97,24 @@ class EFTStage(EFALevel):
         return tokens_to_map(self.norm(x), hw)  # (B, C, H', W')
 
 
-class EFTEncoder(ISRMixin, nn.Module):
+class FeatureInfo(list):
+    """timm's ``feature_info``: one ``{"num_chs", "reduction", "module"}`` dict per returned map, plus timm's
+    accessors ``channels()``, ``reduction()`` and ``module_name()`` (a list, or one entry with ``idx``)."""
+
+    def _get(self, key: str, idx: int | None) -> Any:
+        return [info[key] for info in self] if idx is None else self[idx][key]
+
+    def channels(self, idx: int | None = None) -> Any:
+        return self._get("num_chs", idx)
+
+    def reduction(self, idx: int | None = None) -> Any:
+        return self._get("reduction", idx)
+
+    def module_name(self, idx: int | None = None) -> Any:
+        return self._get("module", idx)
+
+
+class EFTEncoder(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-feature-extraction"):
     """Embedding-Free Transformer encoder.
 
     ``forward(images[B, 3, H, W])`` returns the four stage maps ``[B, C_i, H_i, W_i]`` at strides 4, 8, 16, 32
@@ -145,10 +163,10 @@ class EFTEncoder(ISRMixin, nn.Module):
             )
             start += depth
         self.dims = tuple(dims)
-        self.feature_info = [
+        self.feature_info = FeatureInfo(
             {"num_chs": dim, "reduction": stage.reduction, "module": f"stages.{i}"}
             for i, (dim, stage) in enumerate(zip(dims, self.stages))
-        ]
+        )
         self.apply(init_weights)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -160,6 +178,39 @@ class EFTEncoder(ISRMixin, nn.Module):
 
     def efa_levels(self) -> tuple[Sequence[EFALevel], Sequence[EFALevel]]:
         return tuple(self.stages), ()
+
+
+class EFTFeatures(EFTEncoder):
+    """The EFT encoder as a backbone for other heads (timm's ``features_only``): ``forward(images[B, 3, H, W])``
+    returns the maps of the stages in ``out_indices`` (0-based, strides 4, 8, 16, 32), in that order.
+
+    :attr:`feature_info` describes the returned maps only (timm's convention: ``num_chs``, ``reduction``,
+    ``module``, and ``feature_info.channels()`` / ``.reduction()``). The module keeps all four stages, so ISR
+    (``set_isr``, ``isr_applied``; the encoder part of a setting) and the encoder's pretrained weights
+    (:func:`edaformer.checkpoints.load_encoder_weights`) apply unchanged; stages after the last selected one are
+    not run (their weights get no gradient). Arguments as :class:`EFTEncoder`, plus ``out_indices``.
+    """
+
+    def __init__(self, *args: Any, out_indices: Sequence[int] = (0, 1, 2, 3), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        indices = tuple(int(i) for i in out_indices)
+        if (
+            not indices
+            or any(not 0 <= i < len(self.stages) for i in indices)
+            or len(set(indices)) != len(indices)
+        ):
+            raise ValueError(
+                f"out_indices must be distinct stage indices in 0..{len(self.stages) - 1}, got {out_indices!r}"
+            )
+        self.out_indices = indices
+        self.feature_info = FeatureInfo(self.feature_info[i] for i in indices)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        maps = []
+        for stage in self.stages[: max(self.out_indices) + 1]:
+            x = stage(x)
+            maps.append(x)
+        return [maps[i] for i in self.out_indices]
 
 
 # Architecture of each variant (not user knobs: the knobs are the keyword arguments of :func:`eft_encoder`).
@@ -176,6 +227,7 @@ def eft_encoder(
     in_chans: int = 3,
     isr: ISRLike = None,
     train_isr: ISRLike = None,
+    out_indices: Sequence[int] | None = None,
 ) -> EFTEncoder:
     """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions.
 
@@ -187,14 +239,19 @@ def eft_encoder(
             the encoder takes the encoder part of a full setting).
         train_isr: the pooling ratios the encoder is built and trained at (its encoder part; ``None``: the
             standard (8, 4, 2, 1)).
+        out_indices: ``None``: an :class:`EFTEncoder` returning all four maps; stage indices (0–3): an
+            :class:`EFTFeatures` returning those maps only.
     """
+    call = dict(locals())  # exactly the arguments above
     if variant not in EFT_VARIANTS:
         raise ValueError(f"unknown EFT variant {variant!r}; valid: {', '.join(EFT_VARIANTS)}")
-    encoder = EFTEncoder(
+    args = {
         **EFT_VARIANTS[variant],
-        pool_ratios=training_setting(train_isr).encoder,
-        drop_path_rate=drop_path_rate,
-        in_chans=in_chans,
-    )
+        "pool_ratios": training_setting(train_isr).encoder,
+        "drop_path_rate": drop_path_rate,
+        "in_chans": in_chans,
+    }
+    encoder = EFTEncoder(**args) if out_indices is None else EFTFeatures(**args, out_indices=out_indices)
+    record_factory(encoder, "eft_encoder", call)
     encoder.set_isr(isr)  # None: keeps the training ratios
     return encoder

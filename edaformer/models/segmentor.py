@@ -9,12 +9,13 @@ from torch import nn
 
 from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
+from .hub import HubMixin, record_factory
 from .isr import EFALevel, ISRLike, ISRMixin, training_setting
 from .labels import labels_from_low_res
 from .layers import resize
 
 
-class EDAFormer(ISRMixin, nn.Module):
+class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"):
     """Semantic segmentor: ``forward(images[B, 3, H, W]) → logits[B, K, H, W]`` at the input resolution.
 
     The head predicts at 1/8; logits are upsampled bilinearly (align_corners=False). Any ``H, W ≥ 32`` works.
@@ -74,6 +75,7 @@ def _edaformer(
     decoder_drop_path: float,
     dropout: float,
 ) -> EDAFormer:
+    args = {k: v for k, v in locals().items() if k != "variant"}
     trained = training_setting(train_isr)
     encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans, train_isr=trained)
     head = EDAFormerHead(
@@ -86,6 +88,7 @@ def _edaformer(
         dropout=dropout,
     )
     model = EDAFormer(encoder, head)
+    record_factory(model, f"edaformer_{variant}", args)
     model.set_isr(isr)  # None: keeps the training ratios (train_isr)
     return model
 

@@ -14,8 +14,18 @@ from .attention import (
     query_token,
     run_with_attention,
 )
+from .confusion import confusion_figure, row_normalised, write_confusion_csv
 from .figures import attention_figure, draw_attention, prediction_figure
-from .masks import add_legend, colorize, legend_entries, overlay, palette_array, present_classes
+from .masks import (
+    add_legend,
+    colorize,
+    contact_sheet,
+    legend_entries,
+    overlay,
+    palette_array,
+    present_classes,
+    sample_panel,
+)
 from .pca import PCABasis, fit_pca, pca_image
 from .tradeoff import load_result_rows, tradeoff_figure
 
@@ -29,6 +39,8 @@ __all__ = [
     "attention_figure",
     "capture_output",
     "colorize",
+    "confusion_figure",
+    "contact_sheet",
     "draw_attention",
     "efa_layers",
     "fit_pca",
@@ -40,6 +52,9 @@ __all__ = [
     "prediction_figure",
     "present_classes",
     "query_token",
+    "row_normalised",
     "run_with_attention",
+    "sample_panel",
     "tradeoff_figure",
+    "write_confusion_csv",
 ]

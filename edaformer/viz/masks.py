@@ -159,3 +159,40 @@ def legend_entries(
         (f"{class_names[k]} ({frac:.0%})" if frac >= 0.005 else class_names[k], tuple(palette[k]))
         for k, frac in present_classes(label, len(class_names), min_fraction)
     ]
+
+
+def sample_panel(
+    image: np.ndarray,
+    label: np.ndarray,
+    class_names: Sequence[str],
+    palette: Sequence[Sequence[int]],
+    alpha: float = 0.5,
+    ignore_index: int = 255,
+) -> np.ndarray:
+    """A training sample as a picture: ``image | mask overlaid | legend`` → RGB ``uint8 [H, 2W + legend, 3]``.
+
+    The legend names the classes present (largest area first) with their share of the labelled pixels and, when
+    some pixels are ignored (padding, unlabelled), their share of the crop.
+    """
+    entries = legend_entries(label, class_names, palette)
+    ignored = float(np.mean(np.asarray(label) == ignore_index))
+    if ignored > 0:
+        share = f"{ignored:.0%}" if ignored >= 0.005 else "<1%"
+        entries.append((f"ignore ({share} of the crop)", IGNORE_COLOR))
+    pair = np.concatenate([image, overlay(image, label, palette, alpha, ignore_index)], axis=1)
+    return add_legend(pair, entries)
+
+
+def contact_sheet(panels: Sequence[np.ndarray], columns: int = 4, gap: int = 4) -> np.ndarray:
+    """Panels of any sizes on a white grid, ``columns`` per row, each cell as large as the largest panel."""
+    if not panels:
+        raise ValueError("no panels to arrange")
+    cell_h = max(p.shape[0] for p in panels)
+    cell_w = max(p.shape[1] for p in panels)
+    columns = max(1, min(columns, len(panels)))
+    rows = -(-len(panels) // columns)
+    sheet = np.full((rows * (cell_h + gap) - gap, columns * (cell_w + gap) - gap, 3), 255, dtype=np.uint8)
+    for i, panel in enumerate(panels):
+        y, x = (i // columns) * (cell_h + gap), (i % columns) * (cell_w + gap)
+        sheet[y : y + panel.shape[0], x : x + panel.shape[1]] = panel
+    return sheet

@@ -30,6 +30,19 @@ def tiny(data_dir: Path, run_dir: Path, steps: int = 4) -> list[str]:
     ]
 
 
+def tiny_eval(data_dir: Path) -> list[str]:
+    """Overrides for a seconds-long evaluation on the tiny demo data of :func:`tiny` (4 validation images)."""
+    return [
+        f"paths.data_dir={data_dir}",
+        "data.num_train=16",
+        "data.num_val=4",
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+        "trainer.accelerator=cpu",
+        "flops_size=[64,64]",
+    ]
+
+
 def run(script: str, args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
     environ = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1", **env}
     return subprocess.run(

@@ -36,6 +36,7 @@ def test_every_user_command_is_installed():
         "edaformer-benchmark",
         "edaformer-complexity",
         "edaformer-check-dataset",
+        "edaformer-browse-dataset",
         "edaformer-isr-table",
         "edaformer-visualize-attention",
         "edaformer-isr-search",
@@ -89,6 +90,7 @@ BAD = [
     ),
     ("edaformer-complexity", ["size=abc"], "size=abc: expected [H,W] in pixels, e.g. size=[512,512]"),
     ("edaformer-check-dataset", ["data=pascal"], "unknown data 'pascal'; valid: ade20k, cityscapes"),
+    ("edaformer-browse-dataset", ["split=training"], "split=training: expected one of train, val, test"),
     ("edaformer-isr-table", ["sweep_dir=/nonexistent"], "sweep_dir=/nonexistent: not a directory"),
     (
         "edaformer-plot-isr-tradeoff",

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from edaformer.cli.isr_table import main as isr_table_main
+from edaformer.data.demo import DEMO_CLASSES
 from edaformer.models import ISR_PRESETS, create_model
 from tests.conftest import run_main
 
@@ -146,14 +147,14 @@ def test_eval_multi_scale_flip_as_the_authors(trained, data_dir, tmp_path):
             "train.py",
             ["experiment=edaformer_t_ade20k", "trainer.devices=1"],
             "error: model.pretrained=... is required: the paper recipes start from the ImageNet-pretrained EFT "
-            "encoder, as the authors' (EFT_T.pth / EFT_B.pth, or an eft_* checkpoint of edaformer-train): "
-            "model.pretrained=PATH; to train from scratch on purpose, model.pretrained=null",
+            "encoder, as the authors' (EFT_T.pth / EFT_B.pth, an eft_* checkpoint of edaformer-train or a hub folder / "
+            "repo id): model.pretrained=PATH; to train from scratch on purpose, model.pretrained=null",
         ),
         (
             "train.py",
             ["experiment=edaformer_t_ade20k_aggressive_finetune"],
             "error: model.init_from=... is required: fine-tuning starts from a trained segmentation checkpoint "
-            "(ours, Lightning .ckpt or the authors' .pth): model.init_from=PATH",
+            "(ours, Lightning .ckpt, the authors' .pth or a hub folder / repo id): model.init_from=PATH",
         ),
     ],
 )
@@ -226,6 +227,41 @@ def test_kill_and_resume_equals_uninterrupted(data_dir, tmp_path):
     exp_a, exp_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
     for idx in exp_a:
         torch.testing.assert_close(exp_b[idx]["exp_avg"], exp_a[idx]["exp_avg"], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_final_evaluation_saves_confusion_matrices_and_logs_them_to_wandb(trained):
+    for setting in ("train", "paper"):
+        header = (trained / f"confusion_{setting}.csv").read_text().splitlines()[0]
+        assert header == "label \\ prediction," + ",".join(DEMO_CLASSES)
+        assert (trained / f"confusion_{setting}.png").stat().st_size > 10_000
+    media = list((trained / "wandb").glob("offline-run-*/files/media/images/confusion/*.png"))
+    assert len(media) == 2, media
+
+
+@pytest.mark.slow
+def test_export_the_best_checkpoint_as_a_hub_folder(trained, tmp_path, capsys):
+    """The training run's best checkpoint → hub folder: classes and the run's final results in config and card."""
+    from huggingface_hub import ModelCard
+
+    from edaformer.cli.export import main as export_main
+    from edaformer.models import EDAFormer
+
+    best = next((trained / "checkpoints").glob("best_*.ckpt"))
+    out = tmp_path / "edaformer_t_demo"
+    args = [f"ckpt_path={best}", "isr=paper", "formats=[hf]", f"output={out}", f"hydra.run.dir={tmp_path}"]
+    assert run_main(export_main, *args) == 0
+    config = json.loads((out / "config.json").read_text())
+    results = json.loads((trained / "isr_results.json").read_text())["results"]
+    assert config["dataset"] == "demo" and config["class_names"] == list(DEMO_CLASSES)
+    assert config["input_size"] == [64, 64]  # the run's flops_size
+    assert [m["setting"] for m in config["metrics"]] == ["train", "paper"]
+    assert config["metrics"][1]["mIoU"] == results[1]["mIoU"]
+    card = ModelCard.load(out / "README.md")
+    assert f"| `paper` | 16,8,2,1-2,4,8 | {100 * results[1]['mIoU']:.2f} |" in card.text
+    assert f"of run `{trained.name}`" in card.text
+    model = EDAFormer.from_pretrained(out)
+    assert str(model.isr) == "16,8,2,1-2,4,8"
 
 
 @pytest.mark.slow
