@@ -50,7 +50,7 @@ from .utils import (
     as_size,
     overridden,
     report_user_errors,
-    require_file,
+    require_checkpoint,
     run_dir,
     run_hydra_main,
     shown,
@@ -130,7 +130,9 @@ def search(cfg: DictConfig) -> SearchResult:
                 f"search.resume_dir={out}: no {STUDY_FILE} there (the run dir of an earlier search)"
             )
     device = as_device(cfg.device)
-    ckpt = str(Path(require_file(cfg.get("ckpt_path"), "ckpt_path")).resolve())
+    ckpt = require_checkpoint(cfg.get("ckpt_path"))  # a file, a hub folder or a hub repo id
+    if os.path.exists(ckpt):
+        ckpt = str(Path(ckpt).resolve())
 
     dm = build_datamodule(cfg)
     requested = cfg.model.model_name if overridden("model") else None
@@ -170,7 +172,7 @@ def search(cfg: DictConfig) -> SearchResult:
     timing = budget.cost == "latency_ms" or bool(cfg.search.latency)
     fingerprint = {
         "ckpt": ckpt,
-        "ckpt_bytes": os.path.getsize(ckpt),
+        "ckpt_bytes": _size_on_disk(ckpt),
         "model": info.model_name,
         "train_isr": str(model.train_isr),
         "data": cfg.data._target_,
@@ -305,6 +307,15 @@ def _has_latency(result: SearchResult) -> bool:
 @report_user_errors
 def _main(cfg: DictConfig) -> None:
     search(cfg)
+
+
+def _size_on_disk(ckpt: str) -> int | None:
+    """Bytes of a checkpoint file or hub folder (part of the study's fingerprint); ``None`` for a hub repo id."""
+    if os.path.isfile(ckpt):
+        return os.path.getsize(ckpt)
+    if os.path.isdir(ckpt):
+        return sum(f.stat().st_size for f in Path(ckpt).iterdir() if f.is_file())
+    return None
 
 
 def main() -> int:

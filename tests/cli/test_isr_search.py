@@ -145,11 +145,12 @@ def test_best_setting_is_an_isr_preset_for_eval_predict_export(setup, searched, 
 
 @pytest.mark.slow
 def test_checkpoint_trained_at_other_ratios_is_searched_around_its_own(setup, tmp_path):
-    """A checkpoint trained at the aggressive ratios: candidates, budget fraction and Δ come from its train_isr."""
+    """A model trained at the aggressive ratios, given as a hub folder: candidates, budget fraction and Δ come from
+    its train_isr."""
     root, _, args = setup
     torch.manual_seed(0)
-    ckpt = tmp_path / "aggressive.pt"
-    save_model(create_model("edaformer_t", num_classes=6, train_isr="aggressive"), ckpt, "edaformer_t")
+    ckpt = tmp_path / "aggressive_hf"
+    create_model("edaformer_t", num_classes=6, train_isr="aggressive").save_pretrained(ckpt)
     out = tmp_path / "run"
     kept = [a for a in args if not a.startswith(("ckpt_path=", "search.trials=", "budget."))]
     extra = ["search.trials=5", "budget.fraction=0.99"]  # all ratios doubled save only 1.5 % here
