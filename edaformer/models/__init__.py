@@ -21,7 +21,7 @@ from typing import Any
 
 from torch import nn
 
-from .classifier import EFTClassifier, eft_b, eft_t
+from .classifier import EFTClassifier, eft_b, eft_mini, eft_t
 from .decoder import EDAFormerHead
 from .efa import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention
 from .eft import EFTBlock, EFTEncoder, EFTFeatures, FeatureInfo, eft_encoder
@@ -33,7 +33,7 @@ from .official import (
     infer_official_model,
     to_official_state_dict,
 )
-from .segmentor import EDAFormer, edaformer_b, edaformer_t
+from .segmentor import EDAFormer, edaformer_b, edaformer_mini, edaformer_t
 from .timm_registry import register_timm_models
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -41,11 +41,14 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "edaformer_b": edaformer_b,
     "eft_t": eft_t,
     "eft_b": eft_b,
+    "edaformer_mini": edaformer_mini,  # not in the paper: tests and smoke runs
+    "eft_mini": eft_mini,
 }
 
 
 def create_model(name: str, num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """Build a model by name (``edaformer_t``, ``edaformer_b``, ``eft_t``, ``eft_b``).
+    """Build a model by name (``edaformer_t``, ``edaformer_b``, ``eft_t``, ``eft_b``; ``edaformer_mini`` /
+    ``eft_mini``: small networks for tests and smoke runs, not in the paper).
 
     ``num_classes`` defaults (``None``) to the factory's: 150 for segmentors, 1000 for classifiers. ``kwargs`` are
     the factory's keyword arguments (e.g. ``drop_path_rate=0.1``, ``isr="paper"``; for ``eft_*``
@@ -91,8 +94,10 @@ __all__ = [
     "convert_official_state_dict",
     "create_model",
     "edaformer_b",
+    "edaformer_mini",
     "edaformer_t",
     "eft_b",
+    "eft_mini",
     "eft_encoder",
     "eft_t",
     "infer_official_model",

@@ -98,3 +98,18 @@ def eft_b(
     """EFT-B ImageNet classifier (25.37 M params at 1000 classes), or its encoder as a backbone. Arguments as
     :func:`eft_t`."""
     return _eft("b", **locals())
+
+
+def eft_mini(
+    num_classes: int = 1000,
+    *,
+    isr: ISRLike = None,
+    train_isr: ISRLike = None,
+    drop_path_rate: float = 0.1,
+    in_chans: int = 3,
+    features_only: bool = False,
+    out_indices: Sequence[int] = (0, 1, 2, 3),
+) -> EFTClassifier | EFTFeatures:
+    """EFT-Mini classifier, not in the paper (the encoder of :func:`~edaformer.models.edaformer_mini`), for tests
+    and smoke runs. Arguments as :func:`eft_t`."""
+    return _eft("mini", **locals())

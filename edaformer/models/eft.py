@@ -217,6 +217,9 @@ class EFTFeatures(EFTEncoder):
 EFT_VARIANTS: dict[str, dict[str, Any]] = {
     "t": {"dims": (32, 64, 128, 256), "depths": (2, 2, 10, 2), "mlp_ratio": 3.8},
     "b": {"dims": (64, 128, 256, 512), "depths": (3, 3, 22, 3), "mlp_ratio": 4.0},
+    # Not in the paper: the smallest network with every part of EFT (four stages, one block each), for tests,
+    # smoke runs and debugging pipelines in seconds on a CPU.
+    "mini": {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "mlp_ratio": 2.0},
 }
 
 
@@ -229,10 +232,11 @@ def eft_encoder(
     train_isr: ISRLike = None,
     out_indices: Sequence[int] | None = None,
 ) -> EFTEncoder:
-    """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions.
+    """EFT-T (``"t"``) or EFT-B (``"b"``) encoder with the paper's dimensions (``"mini"``: a four-stage,
+    one-block-per-stage encoder for tests and smoke runs, not in the paper).
 
     Args:
-        variant: ``"t"`` or ``"b"``.
+        variant: ``"t"``, ``"b"`` or ``"mini"``.
         drop_path_rate: stochastic depth of the last block (rising linearly from 0).
         in_chans: input image channels.
         isr: inference pooling setting applied right away (any form :func:`~edaformer.models.parse_isr` reads;

@@ -141,3 +141,23 @@ def edaformer_b(
     Arguments as :func:`edaformer_t`.
     """
     return _edaformer("b", **locals())
+
+
+def edaformer_mini(
+    num_classes: int = 150,
+    *,
+    isr: ISRLike = None,
+    train_isr: ISRLike = None,
+    drop_path_rate: float = 0.1,
+    in_chans: int = 3,
+    embed_dim: int = 32,
+    decoder_mlp_ratio: float = 1.0,
+    decoder_drop_path: float = 0.1,
+    dropout: float = 0.1,
+) -> EDAFormer:
+    """EDAFormer-Mini, not in the paper: the EFT-Mini encoder (channels 16/32/64/128, one block per stage) and the
+    full all-attention decoder at width 32 (0.49 M params at 150 classes). Every part of EDAFormer is there, ISR included,
+    so it trains in seconds on a CPU: for tests, smoke runs and checking a data pipeline. Arguments as
+    :func:`edaformer_t`.
+    """
+    return _edaformer("mini", **locals())
