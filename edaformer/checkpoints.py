@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
-import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
+from .files import atomic_write
 from .models import EFTClassifier, create_model
 from .models.hub import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
@@ -401,64 +400,6 @@ def _load_hub_model(
 
 
 # --- writing -----------------------------------------------------------------------------------------------------
-_HOST = re.sub(r"[^\w-]", "_", socket.gethostname())
-_TEMP = re.compile(r"^\..+\.(?P<host>[\w-]+)-(?P<pid>\d+)\.tmp$")
-
-
-def temp_path(path: Path) -> Path:
-    """The temporary file :func:`atomic_write` writes before renaming it to ``path``: hidden, in the same folder,
-    named after the writing host and process (``.last.ckpt.<host>-<pid>.tmp``)."""
-    return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}.tmp")
-
-
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files that writers on this host left in ``folder`` when they were killed (their
-    process no longer exists); files of live processes and of other hosts stay. Returns the removed paths."""
-    removed = []
-    folder = Path(folder)
-    if not folder.is_dir():
-        return removed
-    for entry in folder.iterdir():
-        match = _TEMP.match(entry.name)
-        if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
-            continue
-        entry.unlink(missing_ok=True)
-        removed.append(entry)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` by ``write(file)`` into :func:`temp_path`, flushed to disk, then renamed over ``path``: a
-    reader never sees half a file and a kill leaves the previous file intact. The temporary file is removed if
-    writing fails, and those of killed writers in the folder are removed first (:func:`remove_stale_temp_files`).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; expected a file name to write")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path.parent)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> None:
     """Write ``model`` in our format (atomically, :func:`atomic_write`), with its current ISR setting and the
     ratios it was trained at."""

@@ -11,13 +11,11 @@ import torch
 
 from edaformer.checkpoints import (
     CheckpointKindError,
-    atomic_write,
     check_training_checkpoint,
     load_model,
-    remove_stale_temp_files,
     save_model,
-    temp_path,
 )
+from edaformer.files import atomic_write, remove_stale_temp_files, temp_path
 from edaformer.models import create_model
 
 

@@ -13,10 +13,10 @@ from torch.utils.data import DataLoader
 
 from ..complexity import count_flops, count_params
 from ..evaluation.acceleration import unwrap
+from ..files import write_csv, write_json
 from ..lit import SegmentationModule
 from ..models import ISRLike, isr_applied
 from ..viz.confusion import confusion_figure, write_confusion_csv
-from .utils import write_csv, write_json
 
 # what a result row holds besides scalars: the per-class table and the confusion matrix, written to files of their own
 _NOT_SCALAR = ("per_class", "table", "confusion")

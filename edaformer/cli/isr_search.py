@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..checkpoints import load_model
 from ..data import ImageNetDataModule
 from ..evaluation import InferenceConfig
+from ..files import write_csv, write_json
 from ..models import ISR_PRESETS, ISRSetting
 from ..search import (
     STUDY_FILE,
@@ -54,8 +55,6 @@ from .utils import (
     run_dir,
     run_hydra_main,
     shown,
-    write_csv,
-    write_json,
 )
 
 log = logging.getLogger("edaformer.isr_search")

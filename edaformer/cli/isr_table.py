@@ -20,9 +20,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ..files import write_csv
 from ..models import ISR_PRESETS
 from ..viz.tradeoff import benchmark_of, paper_miou, tradeoff_figure
-from .utils import CONF_DIR, UserError, prepare_wandb_env, report_user_errors, run_hydra_main, write_csv
+from .utils import CONF_DIR, UserError, prepare_wandb_env, report_user_errors, run_hydra_main
 
 ORDER = ("train", "dec2x", "paper", "aggressive")
 

@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluation import ImageInputError, Segmenter, find_images, load_image
 from ..evaluation.acceleration import describe
+from ..files import write_json
 from ..viz import add_legend, colorize, legend_entries, overlay, present_classes
 from .segmenter_config import segmenter_from_config
 from .utils import (
@@ -40,7 +41,6 @@ from .utils import (
     require_checkpoint,
     run_hydra_main,
     shown,
-    write_json,
 )
 
 log = logging.getLogger("edaformer.predict")

@@ -18,7 +18,8 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..checkpoints import check_training_checkpoint, remove_stale_temp_files
+from ..checkpoints import check_training_checkpoint
+from ..files import remove_stale_temp_files
 from ..lit import AtomicCheckpointIO, GlobalBatchError, WholeGlobalBatches, configure_global_batch
 from .evaluate import evaluate_setting, log_confusion_images, save_rows, summary_table
 from .utils import (

@@ -13,11 +13,9 @@ import of the layers that raise them.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import inspect
 import itertools
-import json
 import logging
 import netrc
 import os
@@ -360,18 +358,11 @@ def as_count(value: Any, key: str, minimum: int = 1) -> int:
 
 
 def as_device(value: Any) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; ``cpu``, ``cuda``, ``cuda:N`` checked against the machine."""
-    import torch
+    """A ``device=`` value resolved (:func:`~edaformer.devices.resolve_device`): ``auto``, ``cpu``, ``cuda``,
+    ``cuda:N``, checked against this machine; a bad one is a :class:`~edaformer.devices.DeviceError` (exit 2)."""
+    from ..devices import resolve_device
 
-    if value == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(str(value))
-    except (RuntimeError, TypeError):
-        raise UserError(f"device={shown(value)}: expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device={shown(value)}: CUDA is not available on this machine")
-    return str(device)
+    return str(resolve_device(value))
 
 
 def check_accelerator(trainer: DictConfig) -> None:
@@ -595,21 +586,6 @@ def instantiate_callbacks(cfg: DictConfig | None, **extra: dict[str, Any]) -> li
         if isinstance(conf, DictConfig) and "_target_" in conf:
             callbacks.append(instantiate_checked(conf, f"callbacks.{name}", **extra.get(name, {})))
     return callbacks
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    from ..checkpoints import atomic_write
-
-    text = (json.dumps(payload, indent=2) + "\n").encode()
-    atomic_write(path, lambda f: f.write(text))
-
-
-def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plain_config(cfg: DictConfig) -> dict[str, Any]:

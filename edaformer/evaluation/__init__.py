@@ -19,7 +19,7 @@ from .inference import (
     whole_scores,
 )
 from .metrics import SegmentationMetrics, metrics_from_confusion
-from .segmenter import ClassMeta, Segmenter, pick_device, resolve_classes
+from .segmenter import ClassMeta, Segmenter, resolve_classes
 
 __all__ = [
     "ClassMeta",
@@ -34,7 +34,6 @@ __all__ = [
     "multi_scale_flip_inference",
     "multi_scale_flip_scores",
     "normalize",
-    "pick_device",
     "resolve_classes",
     "segment",
     "segment_labels",

@@ -20,6 +20,7 @@ from ..checkpoints import CheckpointInfo, load_model
 from ..data.classes import default_palette, load_classes
 from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
 from ..data.transforms import AlignedResize
+from ..devices import resolve_device
 from ..models import ISRLike
 from .acceleration import accelerate
 from .images import normalize
@@ -99,13 +100,6 @@ def resolve_classes(
             f"the model predicts {num_classes} classes, got {len(names)} names and {len(colors)} colours"
         )
     return ClassMeta([str(n) for n in names], [tuple(int(c) for c in p) for p in colors], dataset)
-
-
-def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA if available, else CPU; anything else is passed to :class:`torch.device`."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass
@@ -197,7 +191,7 @@ class Segmenter:
                 default_inference.stride,
             )
         inference = InferenceConfig(mode, tuple(crop_size), tuple(stride), tuple(scales), bool(flip))
-        model = accelerate(model.to(pick_device(device)).eval(), compile=compile, precision=precision)
+        model = accelerate(model.to(resolve_device(device)).eval(), compile=compile, precision=precision)
         return cls(model, classes, scale, inference)
 
     @property

@@ -13,14 +13,15 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.loggers import WandbLogger
 
-from ..checkpoints import atomic_write, load_checkpoint_file
+from ..checkpoints import load_checkpoint_file
+from ..files import atomic_write
 from .nonfinite import NonFiniteError, non_finite_tensors
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written atomically and read safely.
 
-    - Writing goes through :func:`~edaformer.checkpoints.atomic_write` (a hidden temporary file in the same
+    - Writing goes through :func:`~edaformer.files.atomic_write` (a hidden temporary file in the same
       folder, fsync, rename): a kill during a save leaves the previous file intact, never a truncated
       ``last.ckpt``; the temporary file of a failed or killed save is removed (at the next save in the folder).
     - Weights holding NaN/inf are never written (:class:`~edaformer.lit.NonFiniteError`): a diverged run cannot
