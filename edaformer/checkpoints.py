@@ -10,7 +10,7 @@ Formats recognised (all read with ``torch.load(weights_only=True)``, whatever th
   the number of classes are read from the tensor shapes; the authors released models trained at the standard
   ratios only;
 - **hub folders** (``save_pretrained``, ``edaformer-export formats=[hf]``, ``edaformer-convert format=hf``):
-  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub`, with ``train_isr``), a local directory or a
+  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub_mixin`, with ``train_isr``), a local directory or a
   Hugging Face Hub repo id ``owner/name``;
 - **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
   ``block1.0.*``, classifier ``head.*``), our own ``eft_*`` classification checkpoints (``net.encoder.*``) or the
@@ -37,7 +37,7 @@ from torch import nn
 
 from .files import atomic_write
 from .models import EFTClassifier, create_model
-from .models.hub import HubMixin, is_hub_folder, looks_like_repo_id
+from .models.hub_mixin import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"

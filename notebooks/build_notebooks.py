@@ -40,7 +40,7 @@ def nb01() -> nbformat.NotebookNode:
         new_code_cell(SETUP),
         new_code_cell(
             "import torch\n\n"
-            "from edaformer.complexity import count_flops, count_params\n"
+            "from edaformer.flops import count_flops, count_params\n"
             "from edaformer.models import ISR_PRESETS, create_model\n"
             "from edaformer.paper import PAPER_GFLOPS\n\n"
             'model = create_model("edaformer_t", num_classes=150).eval()\n'

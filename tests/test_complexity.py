@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from edaformer.complexity import count_flops, count_params
+from edaformer.flops import count_flops, count_params
 from edaformer.models import create_model
 from edaformer.paper import BENCHMARKS, PAPER_GFLOPS, PAPER_PARAMS, within_tolerance
 from tests.conftest import REPO

@@ -557,7 +557,7 @@ def model_specs(config: BenchmarkConfig) -> list[ModelSpec]:
 def _gflops(spec: ModelSpec, num_classes: int, size: tuple[int, int], batch: int) -> float | None:
     if spec.is_baseline:
         return None
-    from ..complexity import count_flops
+    from ..flops import count_flops
 
     model = create_model(spec.name, num_classes=num_classes, isr=spec.isr)
     return count_flops(model, input_shape=(3, *size), batch_size=batch)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from edaformer.checkpoints import load_encoder_weights, save_model
-from edaformer.complexity import count_flops
+from edaformer.flops import count_flops
 from edaformer.models import EFTFeatures, create_model, eft_encoder, isr_applied, timm_registry
 from tests.conftest import REPO
 

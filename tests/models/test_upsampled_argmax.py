@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from edaformer.models import create_model
-from edaformer.models.labels import (
+from edaformer.models.upsampled_argmax import (
     DenseScores,
     ScoreMap,
     argmax_labels,
