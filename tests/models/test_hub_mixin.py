@@ -189,3 +189,19 @@ def test_offline_hub_error_names_the_repo_id(tmp_path, monkeypatch):
     message = str(err.value)
     assert "\n" not in message
     assert "someone/edaformer-t-ade20k" in message and "HF_HUB_OFFLINE" in message
+
+
+def test_one_registry_and_no_import_cycle():
+    """The hub loader and the timm registration read the registry, which imports no model: no cycle."""
+    from tests.conftest import REPO
+    from tests.test_architecture import imported_modules
+
+    def ours(name: str) -> list[str]:
+        path = REPO / "edaformer" / "models" / f"{name}.py"
+        return sorted({n for _, n in imported_modules(path) if n.startswith("edaformer")})
+
+    assert ours("registry") == []
+    assert ours("hub_mixin") == ["edaformer.models.registry"]
+    assert ours("timm_registry") == ["edaformer.models.registry"]
+    for factories in ("eft", "classifier", "edaformer"):
+        assert "edaformer.models.registry" in ours(factories)
