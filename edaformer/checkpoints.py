@@ -2,15 +2,14 @@
 
 Formats recognised (all read with ``torch.load(weights_only=True)``, whatever the environment asks torch to do):
 
-- **ours** (``edaformer-convert`` output, :func:`save_model`):
+- **ours** (:func:`save_model`):
   ``{"format": "edaformer", "model_name", "num_classes", "isr", "train_isr", "state_dict"}``;
-- **Lightning** (``edaformer-train`` checkpoints): ``state_dict`` keys prefixed ``net.``, with ``model_name``,
+- **Lightning** (training checkpoints): ``state_dict`` keys prefixed ``net.``, with ``model_name``,
   ``num_classes``, ``class_names`` and ``train_isr`` in ``hyper_parameters``;
 - **official** MMSegmentation checkpoints of EDAFormer-T/B (``backbone.*`` / ``decode_head.*``): the variant and
   the number of classes are read from the tensor shapes; the authors released models trained at the standard
   ratios only;
-- **hub folders** (``save_pretrained``, ``edaformer-export formats=[hf]``, ``edaformer-convert format=hf``):
-  ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub`, with ``train_isr``), a local directory or a
+- **hub folders** (``save_pretrained``): ``model.safetensors`` + ``config.json`` (:mod:`edaformer.models.hub_mixin`, with ``train_isr``), a local directory or a
   Hugging Face Hub repo id ``owner/name``;
 - **ImageNet-pretrained encoders**, for :func:`load_encoder_weights`: the authors' / PVT layout (``patch_embed1.*``,
   ``block1.0.*``, classifier ``head.*``), our own ``eft_*`` classification checkpoints (``net.encoder.*``) or the
@@ -37,18 +36,11 @@ from torch import nn
 
 from .files import atomic_write
 from .models import EFTClassifier, create_model
-from .models.hub import HubMixin, is_hub_folder, looks_like_repo_id
+from .models.hub_mixin import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
 
 FORMAT_TAG = "edaformer"
 Task = Literal["segmentation", "classification"]
-
-# What each kind of checkpoint is for, for error messages that point to the command that takes it.
-_USES: dict[str, str] = {
-    "classification": "edaformer-eval data=imagenet ckpt_path=PATH evaluates it; edaformer-train "
-    "model.pretrained=PATH starts a segmentation training from its encoder",
-    "segmentation": "edaformer-eval, edaformer-predict and edaformer-visualize-attention take it",
-}
 
 
 class CheckpointError(ValueError):
@@ -59,8 +51,17 @@ class CheckpointError(ValueError):
 
 
 class CheckpointKindError(CheckpointError):
-    """A checkpoint of another kind than the command needs (a classifier given to a segmentation command, a
-    converted weights file given to resume a training, ...)."""
+    """A checkpoint of another kind than the caller needs (a classifier where a segmentor is needed, a weights
+    file where a training checkpoint is needed, a training checkpoint of another model).
+
+    ``path`` is the file; ``found`` and ``needed`` are kinds (``"segmentation"``, ``"classification"``,
+    ``"weights"``: a file of weights only, ``"training"``: a Lightning training checkpoint), so that a command can
+    add which of its commands or options takes the file.
+    """
+
+    def __init__(self, message: str, path: str, found: str, needed: str) -> None:
+        super().__init__(message)
+        self.path, self.found, self.needed = path, found, needed
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def load_model(
     comes under the folder's default inference ISR setting). ``model_name`` / ``num_classes`` are needed only where
     the file does not say (e.g. an ImageNet-pretrained encoder in the authors' layout); where it does, they are
     checked against it. ``task`` (the kind of model the caller needs) raises :class:`CheckpointKindError` for a
-    checkpoint of the other kind, saying which it is and which command takes it (:func:`check_task`).
+    checkpoint of the other kind, saying which it is (:func:`check_task`).
     """
     source = str(path)
     if is_hub_reference(path):
@@ -297,13 +298,16 @@ def _task_of(model: nn.Module) -> Task:
 
 def check_task(info: CheckpointInfo, task: Task | None) -> None:
     """Raise :class:`CheckpointKindError` when the checkpoint ``info`` describes is not of the kind ``task`` the
-    caller needs (``None``: any), saying which kind it is and which command takes it."""
+    caller needs (``None``: any), saying which kind it is."""
     if task is None or info.task == task:
         return
     what = "an ImageNet classification" if info.task == "classification" else "a segmentation"
     raise CheckpointKindError(
-        f"{info.path} is {what} checkpoint ({info.model_name}, {info.num_classes} classes), but this command "
-        f"needs a {task} checkpoint; {_USES[info.task].replace('PATH', info.path)}"
+        f"{info.path} is {what} checkpoint ({info.model_name}, {info.num_classes} classes), but a {task} "
+        "checkpoint is needed",
+        info.path,
+        found=info.task,
+        needed=task,
     )
 
 
@@ -311,7 +315,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | No
     """Fill every weight of ``model`` from a segmentation checkpoint of any kind :func:`load_model` reads (weights
     only: no optimiser, step or schedule), strictly; returns a one-line report.
 
-    This is how fine-tuning starts from a trained model, e.g. at other training ratios (``model.init_from``): the
+    This is how fine-tuning starts from a trained model, e.g. at other training ratios: the
     checkpoint's pooling ratios do not matter, since no weight depends on them. ``model_name`` is checked against
     the checkpoint's; a different class count is a :class:`CheckpointError`.
     """
@@ -337,7 +341,8 @@ def check_training_checkpoint(
     fit ``expected`` (the configured module's ``state_dict``; ``model`` describes it for the message).
 
     The file is memory-mapped, so the check reads no tensor data. Raises ``ValueError`` (unreadable file) or
-    :class:`CheckpointKindError` (another kind of file, or weights of another model); returns the checkpoint.
+    :class:`CheckpointKindError` (``found="weights"``: a file of weights only; ``found="training"``: the training
+    checkpoint of another model); returns the checkpoint.
     """
     source = str(path)
     obj = load_checkpoint_file(path, mmap=True)
@@ -347,9 +352,11 @@ def check_training_checkpoint(
             "a converted weights file" if isinstance(obj, Mapping) and obj.get("format") else "a weights file"
         )
         raise CheckpointKindError(
-            f"ckpt_path={source} is {kind}, not a Lightning training checkpoint: ckpt_path= resumes a run from "
-            f"the last.ckpt it wrote; to start a new training from these weights use model.init_from={source} "
-            f"(segmentation weights) or model.pretrained={source} (ImageNet encoder weights)"
+            f"{source} is {kind}, not a Lightning training checkpoint (a training resumes from the last.ckpt of "
+            "its run)",
+            source,
+            found="weights",
+            needed="training",
         )
     state = obj["state_dict"]
     hparams = obj.get("hyper_parameters") or {}
@@ -369,8 +376,11 @@ def check_training_checkpoint(
             else (missing or unexpected)[0]
         )
         raise CheckpointKindError(
-            f"ckpt_path={source} holds {held}, which does not fit the configured {model}: "
-            f"{', '.join(problems)} (e.g. {example}); resume with the model= and data= of the run that wrote it"
+            f"{source} holds {held}, which does not fit the configured {model}: {', '.join(problems)} "
+            f"(e.g. {example})",
+            source,
+            found="training",
+            needed="training",
         )
     return obj
 

@@ -40,7 +40,7 @@ def nb01() -> nbformat.NotebookNode:
         new_code_cell(SETUP),
         new_code_cell(
             "import torch\n\n"
-            "from edaformer.complexity import count_flops, count_params\n"
+            "from edaformer.flops import count_flops, count_params\n"
             "from edaformer.models import ISR_PRESETS, create_model\n"
             "from edaformer.paper import PAPER_GFLOPS\n\n"
             'model = create_model("edaformer_t", num_classes=150).eval()\n'
@@ -136,7 +136,7 @@ def nb02() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "from edaformer.checkpoints import load_model\n"
-            "from edaformer.tools.benchmark import measure_latency\n"
+            "from edaformer.tools.timing import measure_latency\n"
             "from edaformer.viz.tradeoff import tradeoff_figure\n\n"
             'model, info = load_model(run["ckpt_path"])\n'
             'size = [int(v) for v in rows[0]["flops_size"].split("x")]\n'

@@ -86,3 +86,26 @@ def run_main(main: Callable[[], int], *args: str) -> int:
         root.handlers[:] = handlers
         root.setLevel(level)
         HydraConfig.instance().cfg = None
+
+
+PAPER_MODELS = ("edaformer_t", "edaformer_b", "eft_t", "eft_b")
+
+
+@pytest.fixture(scope="session")
+def paper_model() -> Callable[[str], torch.nn.Module]:
+    """``paper_model(name)``: one of the paper's models (``edaformer_t`` / ``_b`` at 150 classes, ``eft_t`` / ``_b``
+    at 1000), built once per session in eval mode, for the tests that check the paper's numbers or the authors'
+    layout. Shared: a test changes its ISR only through ``isr_applied`` and never its weights."""
+    from edaformer.models import create_model
+
+    built: dict[str, torch.nn.Module] = {}
+
+    def get(name: str) -> torch.nn.Module:
+        if name not in PAPER_MODELS:
+            raise ValueError(f"{name} is no model of the paper; tests use edaformer_mini / eft_mini")
+        if name not in built:
+            torch.manual_seed(0)
+            built[name] = create_model(name).eval()
+        return built[name]
+
+    return get

@@ -60,21 +60,20 @@ def test_temp_files_of_killed_writers_are_removed_at_the_next_start(tmp_path):
     assert not killed.exists()
 
 
-@pytest.mark.slow
 def test_writing_over_a_folder_is_refused(tmp_path):
-    with pytest.raises(IsADirectoryError, match="is a folder"):
-        save_model(create_model("edaformer_t", num_classes=3), tmp_path, "edaformer_t")
+    with pytest.raises(IsADirectoryError):
+        save_model(create_model("edaformer_mini", num_classes=3), tmp_path, "edaformer_mini")
     assert os.listdir(tmp_path) == []
 
 
 @pytest.fixture(scope="module")
 def classifier_ckpt(tmp_path_factory):
-    net = create_model("eft_t", num_classes=10)
-    path = tmp_path_factory.mktemp("cls") / "eft_t.ckpt"
+    net = create_model("eft_mini", num_classes=10)
+    path = tmp_path_factory.mktemp("cls") / "eft_mini.ckpt"
     torch.save(
         {
             "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "hyper_parameters": {"model_name": "eft_t", "num_classes": 10},
+            "hyper_parameters": {"model_name": "eft_mini", "num_classes": 10},
             "pytorch-lightning_version": "2.6.6",
         },
         path,
@@ -82,29 +81,36 @@ def classifier_ckpt(tmp_path_factory):
     return path
 
 
-@pytest.mark.slow
 def test_a_classifier_given_where_a_segmentor_is_needed_says_so(classifier_ckpt):
     with pytest.raises(CheckpointKindError) as err:
         load_model(classifier_ckpt, task="segmentation")
-    message = str(err.value)
-    assert "is an ImageNet classification checkpoint (eft_t, 10 classes)" in message
-    assert f"edaformer-eval data=imagenet ckpt_path={classifier_ckpt}" in message
-    assert f"model.pretrained={classifier_ckpt}" in message
+    assert (err.value.path, err.value.found, err.value.needed) == (
+        str(classifier_ckpt),
+        "classification",
+        "segmentation",
+    )
+    assert str(classifier_ckpt) in str(err.value) and "eft_mini" in str(err.value)
+    assert "edaformer-" not in str(err.value)  # the library names no command; the command adds its own hint
     model, info = load_model(classifier_ckpt, task="classification")
-    assert info.task == "classification"
+    assert info.task == "classification" and info.num_classes == 10
 
 
-@pytest.mark.slow
 def test_resume_check_names_the_kind_and_the_misfit(tmp_path, classifier_ckpt):
-    seg = create_model("edaformer_t", num_classes=6)
+    seg = create_model("edaformer_mini", num_classes=6)
     expected = {f"net.{k}": v for k, v in seg.state_dict().items()}
     ours = tmp_path / "ours.pt"
-    save_model(seg, ours, "edaformer_t")
-    with pytest.raises(CheckpointKindError, match=r"is a converted weights file, not a Lightning training"):
-        check_training_checkpoint(ours, expected, "edaformer_t (6 classes)")
-    with pytest.raises(CheckpointKindError, match=r"holds eft_t with 10 classes, which does not fit"):
-        check_training_checkpoint(classifier_ckpt, expected, "edaformer_t (6 classes)")
+    save_model(seg, ours, "edaformer_mini")
+    with pytest.raises(CheckpointKindError) as err:
+        check_training_checkpoint(ours, expected, "edaformer_mini (6 classes)")
+    assert (err.value.found, err.value.needed) == ("weights", "training") and str(ours) in str(err.value)
+    with pytest.raises(CheckpointKindError) as err:
+        check_training_checkpoint(classifier_ckpt, expected, "edaformer_mini (6 classes)")
+    assert (err.value.found, err.value.needed) == ("training", "training")
+    assert "eft_mini with 10 classes" in str(err.value) and "edaformer_mini (6 classes)" in str(err.value)
+    fitting = tmp_path / "fits.ckpt"
+    torch.save({"state_dict": expected, "pytorch-lightning_version": "2.6.6"}, fitting)
+    assert set(check_training_checkpoint(fitting, expected, "edaformer_mini")["state_dict"]) == set(expected)
     truncated = tmp_path / "t.ckpt"
     truncated.write_bytes(classifier_ckpt.read_bytes()[:4096])
-    with pytest.raises(ValueError, match=r"not a complete torch file \(truncated or corrupted\?\)"):
-        check_training_checkpoint(truncated, expected, "edaformer_t (6 classes)")
+    with pytest.raises(ValueError, match="truncated"):
+        check_training_checkpoint(truncated, expected, "edaformer_mini (6 classes)")

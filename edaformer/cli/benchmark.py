@@ -16,19 +16,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from ..data.benchmarks import BENCHMARKS
 from ..evaluation.acceleration import PRECISIONS
 from ..models import parse_isr
-from ..tools.benchmark import (
-    DATASET_CLASSES,
-    TRAIN_RECIPES,
-    BenchmarkConfig,
-    ModelSpec,
-    Result,
-    cache_large_allocations,
-    markdown_table,
-    recipe_batch,
-    run_benchmark,
-)
+from ..tools.benchmark import BenchmarkConfig, ModelSpec, Result, recipe_batch, results_table, run_benchmark
+from ..tools.memory import cache_large_allocations
 from .utils import (
     CONF_DIR,
     UserError,
@@ -50,7 +42,7 @@ def benchmark_config(cfg: DictConfig) -> BenchmarkConfig:
     models, compare = [str(m) for m in as_list(cfg.models)], [str(m) for m in as_list(cfg.compare)]
     if not models and not compare:
         raise UserError("models=[] and compare=[]: nothing to benchmark")
-    dataset = as_choice(cfg.dataset, sorted(TRAIN_RECIPES), "dataset")
+    dataset = as_choice(cfg.dataset, sorted(BENCHMARKS), "dataset")
     if cfg.train:
         crop, batch = recipe_batch(dataset, [*models, *compare])
         sizes, batch_sizes = cfg.sizes or [crop], cfg.batch_sizes or [batch]
@@ -85,7 +77,7 @@ def benchmark_config(cfg: DictConfig) -> BenchmarkConfig:
         memory_formats=as_list(cfg.memory_formats),
         compile=as_flag(cfg.compile, "compile"),
         train=bool(cfg.train),
-        num_classes=DATASET_CLASSES[dataset]
+        num_classes=BENCHMARKS[dataset].num_classes
         if cfg.num_classes is None
         else as_count(cfg.num_classes, "num_classes"),
         output=as_choice(cfg.output, ("full", "low", "labels"), "output"),
@@ -135,7 +127,7 @@ def _main(cfg: DictConfig) -> None:
         f"{config.repeats} timed runs after {config.warmup} warm-up, interleaved"
         + ("; malloc cache on" if malloc else "")
     )
-    table = markdown_table(results, baselines=list(config.compare))
+    table = results_table(results, baselines=list(config.compare))
     print(header + "\n\n" + table)
     out_dir = Path(cfg.output_dir)
     write_results(out_dir, header, table, results)

@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from ..complexity import count_flops, count_params
+from ..flops import count_flops, count_params
 from ..models import ISR_PRESETS, create_model
 from ..paper import BENCHMARKS, PAPER_GFLOPS, PAPER_PARAMS, within_tolerance
 from .utils import CONF_DIR, UserError, as_count, as_size, isr_setting, report_user_errors, run_hydra_main

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from ..checkpoints import CheckpointInfo, load_official_checkpoint, read_checkpoint, save_model
 from ..models import CheckpointMismatchError, create_model, infer_official_model
-from ..tools.hub import hub_metadata
+from ..tools.model_card import hub_metadata, save_hub_folder
 from .utils import CONF_DIR, UserError, as_choice, report_user_errors, require_file, run_hydra_main
 
 
@@ -44,7 +44,7 @@ def _main(cfg: DictConfig) -> None:
         raise UserError(f"{src}: {err}") from None
     if fmt == "hf":
         info = CheckpointInfo(src, "official", name, num_classes, tuple(dropped))
-        model.save_pretrained(dst, config=hub_metadata(model, info, src))
+        save_hub_folder(model, dst, config=hub_metadata(model, info, src))
     else:
         save_model(model, dst, name)
     print(f"{src}: {name}, {num_classes} classes; {len(model.state_dict())} tensors mapped, all filled")

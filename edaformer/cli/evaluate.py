@@ -11,9 +11,9 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from ..complexity import count_flops, count_params
 from ..evaluation.acceleration import unwrap
 from ..files import write_csv, write_json
+from ..flops import count_flops, count_params
 from ..lit import SegmentationModule
 from ..models import ISRLike, isr_applied
 from ..viz.confusion import confusion_figure, write_confusion_csv

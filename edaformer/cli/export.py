@@ -1,6 +1,6 @@
 """``edaformer-export``: ONNX (dynamic batch/H/W), TorchScript or torch.export with the ISR setting baked in
 (:mod:`edaformer.tools.export`), or a Hugging Face Hub folder (``formats=[hf]``: safetensors, config.json, model
-card; :mod:`edaformer.tools.hub`). Arguments: ``conf/export.yaml`` (``edaformer-export --help``).
+card; :mod:`edaformer.tools.model_card`). Arguments: ``conf/export.yaml`` (``edaformer-export --help``).
 """
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ def load(cfg: DictConfig) -> tuple[torch.nn.Module, str, CheckpointInfo | None]:
 
 
 def export_hub_folder(model: torch.nn.Module, folder: Path, info: CheckpointInfo | None, verify: bool) -> str:
-    """``model.save_pretrained(folder)`` with the checkpoint's metadata; returns the line to print."""
+    """The hub folder of ``model`` with the checkpoint's metadata and the model card; returns the line to print."""
     from ..checkpoints import load_model
-    from ..tools.hub import hub_metadata
+    from ..tools.model_card import hub_metadata, save_hub_folder
 
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UserError(f"{folder} exists and is not an empty folder; choose another output= or output_dir=")
     metadata = {} if info is None else hub_metadata(model, info, info.path)
-    model.save_pretrained(folder, config=metadata)
+    save_hub_folder(model, folder, config=metadata)
     files = ", ".join(sorted(p.name for p in folder.iterdir()))
     line = f"hf: {folder} ({files}; ISR {model.isr})"
     if verify:

@@ -39,7 +39,7 @@ from ..search import (
 )
 from ..search.isr_search import SearchResult
 from ..search.report import preset_yaml, summary
-from ..tools.benchmark import measure_latency
+from ..tools.timing import measure_latency
 from ..viz.tradeoff import benchmark_of, tradeoff_figure
 from .train import apply_tta, build_datamodule
 from .utils import (

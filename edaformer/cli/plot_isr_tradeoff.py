@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from ..checkpoints import is_hub_reference, load_model
-from ..tools.benchmark import measure_latency
+from ..tools.timing import measure_latency
 from ..viz.tradeoff import benchmark_of, load_result_rows, tradeoff_figure
 from .utils import (
     CONF_DIR,

@@ -10,8 +10,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from ..evaluation.acceleration import PRECISIONS, accelerate
-from ..tools.benchmark import inference_call, prepare
 from ..tools.profile import profile_calls
+from ..tools.timing import inference_call, prepare
 from .utils import (
     CONF_DIR,
     UserError,

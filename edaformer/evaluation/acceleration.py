@@ -27,7 +27,7 @@ import torch
 import torch._dynamo
 from torch import nn
 
-from ..models.labels import labels_from_low_res
+from ..models.upsampled_argmax import upsampled_labels
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
@@ -104,7 +104,7 @@ class AcceleratedModel(nn.Module):
     def predict(self, images: torch.Tensor, out_size: Sequence[int] | None = None) -> torch.Tensor:
         """Labels ``int64 [B, H, W]`` as the wrapped segmentor's ``predict``, from the accelerated
         :meth:`forward_low_res`."""
-        return labels_from_low_res(self.forward_low_res(images), images.shape[-2:], out_size)
+        return upsampled_labels(self.forward_low_res(images), images.shape[-2:], out_size)
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -3,7 +3,7 @@
 All modes take a segmentor ``model(images[B, 3, h, w]) → logits[B, K, h, w]`` (as :class:`EDAFormer`) and come in
 two forms:
 
-- ``*_scores`` return a lazily evaluated :class:`~edaformer.models.labels.ScoreMap` ``[B, K, H, W]`` at
+- ``*_scores`` return a lazily evaluated :class:`~edaformer.models.upsampled_argmax.ScoreMap` ``[B, K, H, W]`` at
   ``out_size`` (the label's original resolution) or at the input size. Nothing of size ``K × H × W`` is
   allocated: a model with ``forward_low_res`` (1/8-resolution logits) is upsampled band by band on demand, sliding
   windows are stitched per band, TTA passes are averaged per band. :func:`segment_labels` reduces such a map to
@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from ..data.transforms import aligned_rescale_sizes
-from ..models.labels import DenseScores, ScoreMap, argmax_labels, resize_scores
 from ..models.layers import resize
+from ..models.upsampled_argmax import DenseScores, ScoreMap, argmax_labels, resize_scores
 
 InferenceMode = Literal["whole", "slide"]
 
@@ -268,7 +268,7 @@ def segment_labels(
     out_size: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Labels ``int64 [B, H, W]`` at ``out_size`` (default: the input size): ``segment(...).argmax(1)`` without
-    the ``K × H × W`` scores (see :func:`~edaformer.models.labels.argmax_labels`)."""
+    the ``K × H × W`` scores (see :func:`~edaformer.models.upsampled_argmax.argmax_labels`)."""
     return argmax_labels(segment_scores(model, images, config, out_size))
 
 

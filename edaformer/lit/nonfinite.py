@@ -17,7 +17,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 
-from ..models.labels import ScoreMap
+from ..models.upsampled_argmax import ScoreMap
 
 log = logging.getLogger("edaformer")
 
@@ -52,7 +52,7 @@ def require_finite(
 ) -> None:
     """Raise :class:`NonFiniteError` when class scores ``[B, K, ...]`` hold NaN/inf: a metric computed from them
     (argmax of NaN is class 0) would be a number that means nothing. A lazy
-    :class:`~edaformer.models.labels.ScoreMap` is checked through the logits it is computed from."""
+    :class:`~edaformer.models.upsampled_argmax.ScoreMap` is checked through the logits it is computed from."""
     finite = scores.finite() if isinstance(scores, ScoreMap) else torch.isfinite(scores.flatten(1)).all(dim=1)
     bad = ~finite  # (B,)
     if bool(bad.any()):

@@ -17,7 +17,7 @@ from ..checkpoints import load_encoder_weights, load_weights
 from ..evaluation.inference import InferenceConfig, segment, segment_scores
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
 from ..models import ISRLike, isr_applied
-from ..models.labels import argmax_labels
+from ..models.upsampled_argmax import argmax_labels
 from ..optim import build_optimizer, param_groups, segmentation_rules
 from .nonfinite import require_finite
 from .utils import check_built_at, check_train_isr, plain, train_isr_of

@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from .eft import EFTEncoder, EFTFeatures, eft_encoder
-from .hub import HubMixin, record_factory
+from .hub_mixin import HubMixin
 from .isr import EFALevel, ISRLike, ISRMixin
 from .layers import init_weights
+from .registry import register_model
 
 
 class EFTClassifier(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-classification"):
@@ -45,7 +46,6 @@ def _eft(
     features_only: bool,
     out_indices: Sequence[int],
 ) -> EFTClassifier | EFTFeatures:
-    args = {k: v for k, v in locals().items() if k != "variant"}
     indices = out_indices if features_only else None
     encoder = eft_encoder(
         variant,
@@ -55,11 +55,10 @@ def _eft(
         train_isr=train_isr,
         out_indices=indices,
     )
-    model = encoder if features_only else EFTClassifier(encoder, num_classes)
-    record_factory(model, f"eft_{variant}", args)
-    return model
+    return encoder if features_only else EFTClassifier(encoder, num_classes)
 
 
+@register_model
 def eft_t(
     num_classes: int = 1000,
     *,
@@ -85,6 +84,7 @@ def eft_t(
     return _eft("t", **locals())  # locals() here: exactly the arguments above
 
 
+@register_model
 def eft_b(
     num_classes: int = 1000,
     *,
@@ -100,6 +100,7 @@ def eft_b(
     return _eft("b", **locals())
 
 
+@register_model
 def eft_mini(
     num_classes: int = 1000,
     *,

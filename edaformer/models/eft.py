@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from .efa import EmbeddingFreeAttention
-from .hub import HubMixin, record_factory
+from .hub_mixin import HubMixin
 from .isr import TRAIN_ENCODER_RATIOS, EFALevel, ISRLike, ISRMixin, training_setting, validate_ratios
 from .layers import DropPath, MixFFN, init_weights, map_to_tokens, tokens_to_map
+from .registry import register_model
 
 
 class OverlapPatchEmbed(nn.Module):
@@ -223,6 +224,7 @@ EFT_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+@register_model
 def eft_encoder(
     variant: str = "t",
     *,
@@ -246,7 +248,6 @@ def eft_encoder(
         out_indices: ``None``: an :class:`EFTEncoder` returning all four maps; stage indices (0–3): an
             :class:`EFTFeatures` returning those maps only.
     """
-    call = dict(locals())  # exactly the arguments above
     if variant not in EFT_VARIANTS:
         raise ValueError(f"unknown EFT variant {variant!r}; valid: {', '.join(EFT_VARIANTS)}")
     args = {
@@ -256,6 +257,5 @@ def eft_encoder(
         "in_chans": in_chans,
     }
     encoder = EFTEncoder(**args) if out_indices is None else EFTFeatures(**args, out_indices=out_indices)
-    record_factory(encoder, "eft_encoder", call)
     encoder.set_isr(isr)  # None: keeps the training ratios
     return encoder

@@ -22,6 +22,8 @@ from typing import Any
 
 from torch import nn
 
+from .registry import create_model
+
 TIMM_MODELS = ("eft_t", "eft_b")
 
 
@@ -32,8 +34,6 @@ def _entry_point(name: str) -> Callable[..., nn.Module]:
         pretrained_cfg_overlay: Any = None,
         **kwargs: Any,
     ) -> nn.Module:
-        from . import create_model
-
         if pretrained:
             raise ValueError(
                 f"{name}: no weights are published under timm's registry; use "

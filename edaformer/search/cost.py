@@ -4,7 +4,7 @@ A pooling ratio changes only the EFA layers of its own level (their pooled key/v
 projection and the two attention products); every other layer's shapes, and so its count, stay as they are. The
 GFLOPs of a setting are therefore the count of one reference setting plus, per position, the change its ratio makes
 on its own. :class:`FlopsTable` counts each (position, ratio) once, when first needed, with
-:func:`~edaformer.complexity.count_flops`: at most ``1 + Σ (candidates − 1)`` counts (22 for the default space of
+:func:`~edaformer.flops.count_flops`: at most ``1 + Σ (candidates − 1)`` counts (22 for the default space of
 a segmentor) however many settings a search proposes, where counting each setting would take one count per
 proposal (about a second each for EDAFormer-B at 1024×2048).
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ..complexity import count_flops
+from ..flops import count_flops
 from ..models import ISRSetting, isr_applied
 from .space import SearchSpace
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .benchmark import BenchmarkConfig, Result, markdown_table, run_benchmark
+from ..data.benchmarks import benchmark
+from .benchmark import BenchmarkConfig, Result, results_table, run_benchmark
 
 PAIRS = (("edaformer_t", "segformer-b0"), ("edaformer_b", "segformer-b2"))
 
@@ -47,7 +48,7 @@ def plan(device: str, quick: bool = False, compile: bool = True, repeats: int = 
                     compare=(theirs,),
                     sizes=(size,),
                     batches=(batch,),
-                    num_classes=150 if size[0] == size[1] else 19,
+                    num_classes=benchmark("ade20k" if size[0] == size[1] else "cityscapes").num_classes,
                 )
                 sections.append(Section(f"{ours} vs {theirs}, {size[0]}×{size[1]}, batch {batch}", config))
         train = replace(
@@ -85,7 +86,7 @@ def run_sections(
         start = time.perf_counter()
         log(f"== {section.title}")
         results: list[Result] = run_benchmark(section.config, log=log)
-        table = markdown_table(results, baselines=list(section.config.compare))
+        table = results_table(results, baselines=list(section.config.compare))
         out.append((section, table, time.perf_counter() - start))
     return out
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from .benchmark import synchronize
+from .timing import synchronize
 
 
 def profile_calls(

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from edaformer.complexity import count_flops
 from edaformer.evaluation import InferenceConfig, metrics_from_confusion
 from edaformer.evaluation.scoring import score_segmentor
+from edaformer.flops import count_flops
 from edaformer.models import ISRSetting, create_model, isr_applied, parse_isr
 from edaformer.search import (
     STUDY_FILE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edaformer.complexity import count_flops
+from edaformer.flops import count_flops
 from edaformer.models import ISR_PRESETS, ISRSetting, create_model, isr_applied
 from edaformer.search import Budget, SearchSpace, beating, best_under, dominates, pareto_front
 from edaformer.search.cost import FlopsTable

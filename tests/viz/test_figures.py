@@ -5,7 +5,7 @@ import pytest
 
 from edaformer.data.classes import default_palette
 from edaformer.evaluation import denormalize, normalize
-from edaformer.tools.benchmark import measure_latency
+from edaformer.tools.timing import measure_latency
 from edaformer.viz import attention_figure, prediction_figure, run_with_attention
 from edaformer.viz.tradeoff import tradeoff_figure
 

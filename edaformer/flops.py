@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .efa import EmbeddingFreeAttention
+from .models.efa import EmbeddingFreeAttention
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:

@@ -1,4 +1,6 @@
-"""Label maps from low-resolution class scores without allocating the full-resolution ``[B, K, H, W]`` scores.
+"""Exact, low-memory bilinear upsampling + argmax: label maps from low-resolution class scores, equal to
+``F.interpolate(logits, size, mode="bilinear", align_corners=False).argmax(1)``, without allocating the
+full-resolution ``[B, K, H, W]`` scores (:func:`upsampled_labels`, what ``EDAFormer.predict`` returns).
 
 A segmentor's label for a pixel is ``argmax_k`` of its logits bilinearly upsampled (``align_corners=False``) to the
 image size. Materialising the upsampled logits costs ``K·H·W`` floats (157 MB for 150 classes at 512×512) for a
@@ -255,7 +257,7 @@ def argmax_labels(scores: ScoreMap, tile_elements: int | None = None) -> torch.T
     return labels
 
 
-def labels_from_low_res(
+def upsampled_labels(
     low_res: torch.Tensor, size: Sequence[int], out_size: Sequence[int] | None = None
 ) -> torch.Tensor:
     """Labels ``int64 [B, H, W]`` of 1/8-resolution logits ``low_res [B, K, h, w]``: the argmax of the logits

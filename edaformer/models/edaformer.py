@@ -9,10 +9,11 @@ from torch import nn
 
 from .decoder import EDAFormerHead
 from .eft import EFTEncoder, eft_encoder
-from .hub import HubMixin, record_factory
+from .hub_mixin import HubMixin
 from .isr import EFALevel, ISRLike, ISRMixin, training_setting
-from .labels import labels_from_low_res
 from .layers import resize
+from .registry import register_model
+from .upsampled_argmax import upsampled_labels
 
 
 class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"):
@@ -47,12 +48,12 @@ class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"
     def predict(self, images: torch.Tensor, out_size: Sequence[int] | None = None) -> torch.Tensor:
         """Labels ``int64 [B, H, W]``: ``forward(images).argmax(1)``, or at ``out_size`` the argmax of those logits
         resized on bilinearly (as evaluation at the original label size does), computed from the 1/8-resolution
-        logits band by band so no ``K × H × W`` tensor is allocated (see :mod:`edaformer.models.labels`).
+        logits band by band so no ``K × H × W`` tensor is allocated (see :mod:`edaformer.models.upsampled_argmax`).
 
         Runs in the module's current mode: call ``model.eval()`` first for inference.
         """
         _check_images(images)
-        return labels_from_low_res(self.forward_low_res(images), images.shape[-2:], out_size)
+        return upsampled_labels(self.forward_low_res(images), images.shape[-2:], out_size)
 
 
 def _check_images(images: torch.Tensor) -> None:
@@ -75,7 +76,6 @@ def _edaformer(
     decoder_drop_path: float,
     dropout: float,
 ) -> EDAFormer:
-    args = {k: v for k, v in locals().items() if k != "variant"}
     trained = training_setting(train_isr)
     encoder = eft_encoder(variant, drop_path_rate=drop_path_rate, in_chans=in_chans, train_isr=trained)
     head = EDAFormerHead(
@@ -88,11 +88,11 @@ def _edaformer(
         dropout=dropout,
     )
     model = EDAFormer(encoder, head)
-    record_factory(model, f"edaformer_{variant}", args)
     model.set_isr(isr)  # None: keeps the training ratios (train_isr)
     return model
 
 
+@register_model
 def edaformer_t(
     num_classes: int = 150,
     *,
@@ -124,6 +124,7 @@ def edaformer_t(
     return _edaformer("t", **locals())  # locals() here: exactly the arguments above
 
 
+@register_model
 def edaformer_b(
     num_classes: int = 150,
     *,
@@ -143,6 +144,7 @@ def edaformer_b(
     return _edaformer("b", **locals())
 
 
+@register_model
 def edaformer_mini(
     num_classes: int = 150,
     *,
