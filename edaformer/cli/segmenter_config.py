@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..checkpoints import CheckpointInfo
-from ..evaluation.segmenter import DATASET_INFERENCE, Segmenter
+from ..data.benchmarks import BENCHMARKS
+from ..evaluation.segmenter import Segmenter
 from .utils import acceleration_options, as_device, instantiate_checked
 
 
@@ -27,7 +28,7 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
     if cfg.get("data") is not None:
         dm = instantiate_checked(cfg["data"], "data")
         choice = cfg.get("data_choice")
-        dataset = choice if choice in DATASET_INFERENCE else None
+        dataset = choice if choice in BENCHMARKS else None
         names, palette = dm.class_names, dm.palette
         if test_scale == "auto":
             test_scale = tuple(dm.test_scale)
