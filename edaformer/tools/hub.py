@@ -16,8 +16,8 @@ from typing import Any
 from torch import nn
 
 from ..checkpoints import CheckpointInfo
+from ..data.benchmarks import BENCHMARKS
 from ..evaluation.segmenter import resolve_classes
-from ..paper import BENCHMARKS
 
 # result-row fields worth keeping in a hub config (the rest: tables, per-class dicts, paths)
 _METRIC_FIELDS = (
@@ -73,7 +73,7 @@ def hub_metadata(model: nn.Module, info: CheckpointInfo, ckpt_path: str | os.Pat
         meta["class_names"] = list(info.class_names)
     dataset = meta.get("dataset") or info.dataset
     if dataset in BENCHMARKS:
-        meta["input_size"] = [BENCHMARKS[dataset].height, BENCHMARKS[dataset].width]
+        meta["input_size"] = list(BENCHMARKS[dataset].eval_size)
     run = run_dir_of(ckpt_path) if info.kind == "lightning" else None
     if run is not None:
         rows = run_results(run)

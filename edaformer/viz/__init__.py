@@ -1,7 +1,8 @@
 """Seeing results: label colouring and overlays, EFA attention maps through forward hooks, PCA maps of
 features, and the ISR trade-off plot. Matplotlib figures are built without pyplot state.
 
-Depends on :mod:`edaformer.models` and :mod:`edaformer.evaluation` only (image loading, label colouring and
+Depends on :mod:`edaformer.models`, :mod:`edaformer.data` (benchmark facts) and :mod:`edaformer.evaluation` only
+(image loading, label colouring and
 overlays, and the ``Segmenter`` that applies a model to a user's image live in :mod:`edaformer.evaluation`; this
 package re-exports ``colorize``, ``overlay`` and ``palette_array`` beside its figures)."""
 
