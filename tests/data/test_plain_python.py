@@ -158,3 +158,16 @@ def test_imagenet_builds_deits_pipelines(tmp_path):
     )  # rand-m9-mstd0.5-inc1
     assert erase.p == 0.25
     assert [type(op).__name__ for op in dm.val_pipeline] == ["SmallestMaxSize", "CenterCrop", "Normalize"]
+
+
+@pytest.mark.slow
+def test_the_example_of_docs_datamodules_trains_another_model(tmp_path, monkeypatch):
+    """Runs the Python block of docs/datamodules.md as written: a plain network trains on DemoDataModule's batches."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "datamodules.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "docs_datamodules"}
+    exec(compile(code, "docs/datamodules.md", "exec"), namespace)
+    trainer = namespace["trainer"]
+    assert trainer.global_step == 3 and torch.isfinite(trainer.callback_metrics["val_loss"])
+    assert (tmp_path / "data" / "demo").is_dir()
