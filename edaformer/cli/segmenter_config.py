@@ -41,8 +41,8 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
         device=as_device(cfg.get("device", "auto")),
         test_scale=test_scale,
         mode=cfg.get("mode", "auto"),
-        crop_size=tuple(cfg.get("crop_size", (1024, 1024))),
-        stride=tuple(cfg.get("stride", (768, 768))),
+        crop_size=cfg.get("crop_size"),  # None: the dataset's window (Segmenter.build)
+        stride=cfg.get("stride"),
         scales=tuple(cfg.get("scales", (1.0,))),
         flip=bool(cfg.get("flip", False)),
         **acceleration_options(cfg),

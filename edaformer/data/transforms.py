@@ -101,16 +101,16 @@ class RandomRescale(_ResizeTransform):
     rescaled with :func:`rescale_size` (bilinear), the mask with nearest neighbour.
 
     Args:
-        scale: ``(long_edge, short_edge)`` bounds, e.g. ``(2048, 512)`` for ADE20K.
-        ratio_range: range of the random ratio. Default ``(0.5, 2.0)``.
+        scale: ``(long_edge, short_edge)`` bounds, e.g. ``(2048, 512)`` for ADE20K (the recipe's test scale).
+        ratio_range: range of the random ratio, e.g. ``(0.5, 2.0)`` (the recipe's).
         interpolation: OpenCV flag for the image. Default bilinear.
         p: probability (the authors always rescale). Default 1.
     """
 
     def __init__(
         self,
-        scale: Sequence[int] = (2048, 512),
-        ratio_range: Sequence[float] = (0.5, 2.0),
+        scale: Sequence[int],
+        ratio_range: Sequence[float],
         interpolation: int = cv2.INTER_LINEAR,
         p: float = 1.0,
     ):
@@ -144,14 +144,14 @@ class AlignedResize(_ResizeTransform):
     image for each ratio (:func:`aligned_rescale_sizes`).
 
     Args:
-        scale: ``(long_edge, short_edge)`` bounds. Default ``(2048, 512)``.
+        scale: ``(long_edge, short_edge)`` bounds (the recipe's test scale).
         size_divisor: both output sides are multiples of it (the encoder's total stride). Default 32.
         interpolation: OpenCV flag for the image. Default bilinear.
     """
 
     def __init__(
         self,
-        scale: Sequence[int] = (2048, 512),
+        scale: Sequence[int],
         size_divisor: int = 32,
         interpolation: int = cv2.INTER_LINEAR,
         p: float = 1.0,
@@ -184,7 +184,7 @@ class RandomCropCatMax(A.DualTransform):
 
     Args:
         height, width: crop size in pixels.
-        cat_max_ratio: dominance threshold; ``1.0`` disables the re-draws. Default 0.75.
+        cat_max_ratio: dominance threshold, e.g. the authors' 0.75; ``1.0`` disables the re-draws.
         ignore_index: label excluded from the class count. Default ``IGNORE_INDEX`` (255).
         max_tries: re-draws after the first crop. Default 10 (as the authors).
     """
@@ -193,7 +193,7 @@ class RandomCropCatMax(A.DualTransform):
         self,
         height: int,
         width: int,
-        cat_max_ratio: float = 0.75,
+        cat_max_ratio: float,
         ignore_index: int = IGNORE_INDEX,
         max_tries: int = 10,
         p: float = 1.0,

@@ -82,7 +82,7 @@ def test_cat_max_crop_redraws_until_no_class_dominates():
 
 
 def test_cat_max_crop_of_small_image_keeps_it_whole():
-    op = seeded(RandomCropCatMax(64, 64))
+    op = seeded(RandomCropCatMax(64, 64, cat_max_ratio=0.75))
     image = np.arange(30 * 40 * 3, dtype=np.uint8).reshape(30, 40, 3)
     out = op(image=image, mask=np.zeros((30, 40), np.uint8))
     assert out["image"].shape == (30, 40, 3)
