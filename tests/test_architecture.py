@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": {"models", "core"},
     "data": {"data"},
     "evaluation": {"models", "core", "data", "evaluation"},
-    "viz": {"models", "core", "evaluation", "viz"},
+    "viz": {"models", "core", "data", "evaluation", "viz"},
     "lit": {"models", "core", "data", "evaluation", "lit"},
     "tools": {"models", "core", "data", "evaluation", "tools"},
     "search": {"models", "core", "evaluation", "search"},

@@ -68,14 +68,17 @@ def test_out_size_and_flip_tta():
     ("size", "test_scale", "scales", "expected"),
     [
         # ADE20K 512x683: the authors' ratios, each from the original image (448x608 at 0.875, not 448x616)
-        (
+        pytest.param(
             (512, 683),
             (2048, 512),
             (0.75, 0.875, 1.0, 1.125, 1.25),
             [(384, 512), (448, 608), (512, 704), (576, 768), (640, 864)],
+            marks=pytest.mark.slow,
         ),
         # Cityscapes 1024x2048 (slide windows of 1024 run on each scaled image)
-        ((1024, 2048), (2048, 1024), (0.5, 0.75), [(512, 1024), (768, 1536)]),
+        pytest.param(
+            (1024, 2048), (2048, 1024), (0.5, 0.75), [(512, 1024), (768, 1536)], marks=pytest.mark.slow
+        ),
         # no test scale: ratio r of the image itself, sides aligned to 32
         ((100, 130), None, (0.5, 1.0), [(64, 96), (128, 160)]),
     ],
@@ -147,7 +150,7 @@ def reference_scores(model, images, num_classes, config, out_size):
 )
 def test_labels_without_full_resolution_scores_match_the_dense_argmax(classes, config):
     torch.manual_seed(0)
-    model = create_model("edaformer_t", num_classes=classes).eval()
+    model = create_model("edaformer_mini", num_classes=classes).eval()
     images = torch.randn(1, 3, 67, 97)
     for out_size in (None, (61, 103)):
         with torch.no_grad():

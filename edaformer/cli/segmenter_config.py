@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..checkpoints import CheckpointInfo
-from ..evaluation.segmenter import DATASET_INFERENCE, Segmenter
+from ..data.benchmarks import BENCHMARKS
+from ..evaluation.segmenter import Segmenter
 from .utils import acceleration_options, as_device, instantiate_checked
 
 
@@ -27,7 +28,7 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
     if cfg.get("data") is not None:
         dm = instantiate_checked(cfg["data"], "data")
         choice = cfg.get("data_choice")
-        dataset = choice if choice in DATASET_INFERENCE else None
+        dataset = choice if choice in BENCHMARKS else None
         names, palette = dm.class_names, dm.palette
         if test_scale == "auto":
             test_scale = tuple(dm.test_scale)
@@ -40,8 +41,8 @@ def segmenter_from_config(cfg: Any) -> tuple[Segmenter, CheckpointInfo]:
         device=as_device(cfg.get("device", "auto")),
         test_scale=test_scale,
         mode=cfg.get("mode", "auto"),
-        crop_size=tuple(cfg.get("crop_size", (1024, 1024))),
-        stride=tuple(cfg.get("stride", (768, 768))),
+        crop_size=cfg.get("crop_size"),  # None: the dataset's window (Segmenter.build)
+        stride=cfg.get("stride"),
         scales=tuple(cfg.get("scales", (1.0,))),
         flip=bool(cfg.get("flip", False)),
         **acceleration_options(cfg),

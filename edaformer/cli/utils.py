@@ -308,6 +308,7 @@ def claim_new_dir(base: str) -> str:
 # use_cache: one value per composed config (Hydra copies the cache into every job of a sweep)
 OmegaConf.register_new_resolver("edaformer_new_dir", claim_new_dir, replace=True, use_cache=True)
 OmegaConf.register_new_resolver("edaformer_cwd", os.getcwd, replace=True, use_cache=True)
+OmegaConf.register_new_resolver("edaformer_benchmark", lambda path: importlib.import_module("edaformer.data.benchmarks").benchmark_fact(path), replace=True)  # fmt: skip
 
 
 def overridden(key: str) -> bool:

@@ -1,8 +1,10 @@
 """Class names and colour palettes shipped with the package (``edaformer/data/meta/*.json``).
 
 The JSON files hold the standard lists: ADE20K's 150 SceneParsing classes with the usual CSAIL/mmseg
-palette, Cityscapes' 19 train ids with the official colours (from ``cityscapesscripts``), and the 171
-COCO-Stuff-164k classes with the mmseg palette and each class's raw stuffthingmap id.
+palette, Cityscapes' 19 train ids with the official colours (from ``cityscapesscripts``), the 171
+COCO-Stuff-164k classes with the mmseg palette and each class's raw stuffthingmap id, and the 6 classes of the
+built-in demo data. Datasets without a palette are coloured by :func:`default_palette`, the one generator of
+class colours (DataModules, ``Segmenter``, the W&B samples).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["ClassInfo", "coco_stuff_lut", "default_palette", "load_classes"]
+__all__ = ["ClassInfo", "class_list_names", "coco_stuff_lut", "default_palette", "load_classes"]
 
 Color = tuple[int, int, int]
 
@@ -39,11 +41,17 @@ def _read(name: str) -> dict:
     return json.loads(text)
 
 
+@cache
+def class_list_names() -> tuple[str, ...]:
+    """The datasets the package ships class lists for (``ade20k``, ``cityscapes``, ``coco_stuff``, ``demo``)."""
+    folder = resources.files("edaformer.data").joinpath("meta")
+    return tuple(sorted(f.name.removesuffix(".json") for f in folder.iterdir() if f.name.endswith(".json")))
+
+
 def load_classes(name: str) -> ClassInfo:
-    """Class names and palette for ``"ade20k"``, ``"cityscapes"`` or ``"coco_stuff"``."""
-    valid = ("ade20k", "cityscapes", "coco_stuff")
-    if name not in valid:
-        raise KeyError(f"no class list named {name!r}; available: {', '.join(valid)}")
+    """Class names and palette of a shipped class list (:func:`class_list_names`)."""
+    if name not in class_list_names():
+        raise KeyError(f"no class list named {name!r}; available: {', '.join(class_list_names())}")
     classes = _read(name)["classes"]
     raw = [c["raw_id"] for c in classes] if "raw_id" in classes[0] else None
     return ClassInfo(

@@ -2,7 +2,8 @@
 
 Each reads exactly what the official download (plus, for Cityscapes/COCO-Stuff, the one preparation script)
 leaves on disk; the constructor arguments not listed here are those of :class:`SegmentationDataModule`
-(pipelines, crop_size, test_scale, batch sizes, workers, split names).
+(sizes, augmentation, pipelines, batch sizes, workers, split names), whose defaults are the authors' recipe for
+the dataset (its row of :data:`~edaformer.data.benchmarks.BENCHMARKS`): ``ADE20KDataModule(root)`` trains as is.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class CityscapesDataModule(SegmentationDataModule):
     """
 
     dataset_name = "Cityscapes"
+    recipe = "cityscapes"
     layout = (
         "<root>/leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
         "<root>/gtFine/<split>/<city>/*_gtFine_labelTrainIds.png"
@@ -98,9 +100,6 @@ class CityscapesDataModule(SegmentationDataModule):
         kwargs.setdefault("class_names", info.names)
         kwargs.setdefault("palette", info.palette)
         kwargs.setdefault("label_map", LabelMap.identity(len(kwargs["class_names"])))
-        kwargs.setdefault("crop_size", (1024, 1024))
-        kwargs.setdefault("test_scale", (2048, 1024))
-        kwargs.setdefault("batch_size", 2)
         super().__init__(root, train_split=train_split, val_split=val_split, test_split=test_split, **kwargs)
 
     def split_dirs(self, split: str) -> tuple[Path, Path]:
@@ -121,6 +120,7 @@ class COCOStuffDataModule(SegmentationDataModule):
     """
 
     dataset_name = "COCO-Stuff-164k"
+    recipe = "coco_stuff"
     layout = "<root>/images/{train2017,val2017}/*.jpg and <root>/annotations/{train2017,val2017}/*_labelTrainIds.png"
     mask_suffix = "_labelTrainIds.png"
     prepare_hint = "edaformer-prepare-coco-stuff data.root={root}"
@@ -147,7 +147,8 @@ class COCOStuffDataModule(SegmentationDataModule):
 class CustomSegDataModule(SegmentationDataModule):
     """Any image-folder / mask-folder pair, matched by relative path and suffix.
 
-    Example: ``img_dir="images/{split}"``, ``mask_dir="labels/{split}"``, ``img_suffix=".jpg"``,
+    Sizes, batch and augmentation default to the ADE20K recipe; set ``test_scale`` (and ``crop_size``) near your
+    images' size (``edaformer-check-dataset`` suggests both). Example: ``img_dir="images/{split}"``, ``mask_dir="labels/{split}"``, ``img_suffix=".jpg"``,
     ``mask_suffix=".png"`` pairs ``images/train/a/b.jpg`` with ``labels/train/a/b.png``.
 
     Args:

@@ -25,21 +25,15 @@ import cv2
 import numpy as np
 from filelock import FileLock
 
+from edaformer.data.classes import load_classes
 from edaformer.data.datamodules import ADE20KDataModule
 from edaformer.data.io import DatasetError, LabelMap
 
 __all__ = ["DEMO_CLASSES", "DEMO_PALETTE", "DemoDataModule", "ensure_demo_dataset", "render_scene"]
 
-DEMO_CLASSES: list[str] = ["sky", "ground", "building", "tree", "balloon", "rock"]
-DEMO_PALETTE: list[tuple[int, int, int]] = [
-    (70, 130, 180),
-    (152, 251, 152),
-    (70, 70, 70),
-    (107, 142, 35),
-    (220, 20, 60),
-    (153, 102, 51),
-]
-# Raw ids in the PNGs (train id + 1); 0 = "other", ignored.
+DEMO_CLASSES: list[str] = load_classes("demo").names  # sky, ground, building, tree, balloon, rock
+DEMO_PALETTE: list[tuple[int, int, int]] = load_classes("demo").palette
+# Raw ids in the PNGs (train id + 1, the order of edaformer/data/meta/demo.json); 0 = "other", ignored.
 SKY, GROUND, BUILDING, TREE, BALLOON, ROCK = range(1, 7)
 DEMO_VERSION = 1
 _FOLDER = "ADEChallengeData2016"
@@ -235,11 +229,13 @@ class DemoDataModule(ADE20KDataModule):
         root: folder that will hold ``ADEChallengeData2016/`` (created on first use).
         num_train / num_val: images per split (320 / 64, about 140×160 px each).
         seed: generation seed; a different seed needs a different root.
-        **kwargs: :class:`SegmentationDataModule` arguments; defaults suit the small images
-            (crop 128×128, test_scale (256, 128), batch 8).
+        **kwargs: :class:`SegmentationDataModule` arguments; the defaults (the ``demo`` row of
+            :data:`~edaformer.data.benchmarks.BENCHMARKS`) suit the small images: crop 128×128, test_scale
+            (256, 128), batch 8, rescale ratios 0.75-1.5.
     """
 
     dataset_name = "demo"
+    recipe = "demo"
 
     def __init__(
         self,
@@ -252,9 +248,6 @@ class DemoDataModule(ADE20KDataModule):
         kwargs.setdefault("class_names", DEMO_CLASSES)
         kwargs.setdefault("palette", DEMO_PALETTE)
         kwargs.setdefault("label_map", LabelMap.reduce_zero_label(len(DEMO_CLASSES)))
-        kwargs.setdefault("crop_size", (128, 128))
-        kwargs.setdefault("test_scale", (256, 128))
-        kwargs.setdefault("batch_size", 8)
         super().__init__(root, **kwargs)
         self.num_train, self.num_val, self.seed = int(num_train), int(num_val), int(seed)
 

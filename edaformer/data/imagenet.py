@@ -13,19 +13,54 @@ from pathlib import Path
 from typing import Any
 
 import albumentations as A
+import cv2
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from edaformer.data.imagenet_augment import RandAugment, RandomErasing
 from edaformer.data.io import DatasetError, format_problems, read_image, require_dir
 from edaformer.data.sampler import RepeatAugSampler
 from edaformer.data.segmentation import SeededTransform, collate, to_chw_tensor
-from edaformer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_pipeline
+from edaformer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_pipeline, imagenet_normalize
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataset", "ImageNetDataModule", "scan_class_folders"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageFolderDataset",
+    "ImageNetDataModule",
+    "deit_train_pipeline",
+    "deit_val_pipeline",
+    "scan_class_folders",
+]
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 LAYOUT = "<root>/{train,val}/<wnid>/*.JPEG (class folders named by WordNet id, e.g. n01440764)"
+
+
+def deit_train_pipeline() -> list[A.BasicTransform]:
+    """The DeiT/PVTv2 training pipeline the authors pre-train EFT with (timm's ``create_transform``, DeiT's args).
+
+    Random-resized crop to 224 (scale 0.08-1, ratio 3/4-4/3, bicubic) → horizontal flip → RandAugment
+    ``rand-m9-mstd0.5-inc1`` → ImageNet normalisation → random erasing (p 0.25, per-pixel noise).
+    """
+    return [
+        A.RandomResizedCrop(
+            size=(224, 224), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation=cv2.INTER_CUBIC
+        ),
+        A.HorizontalFlip(p=0.5),
+        RandAugment(num_ops=2, magnitude=9, magnitude_std=0.5, op_prob=0.5),
+        imagenet_normalize(),
+        RandomErasing(p=0.25),
+    ]
+
+
+def deit_val_pipeline() -> list[A.BasicTransform]:
+    """DeiT's evaluation: shorter side to 256 (bicubic), centre crop 224, ImageNet normalisation."""
+    return [
+        A.SmallestMaxSize(max_size=256, interpolation=cv2.INTER_CUBIC),
+        A.CenterCrop(height=224, width=224),
+        imagenet_normalize(),
+    ]
 
 
 def scan_class_folders(
@@ -90,12 +125,12 @@ class ImageFolderDataset(Dataset):
 
 
 class ImageNetDataModule(L.LightningDataModule):
-    """ImageNet-1k (or any class-folder dataset) with the DeiT/PVTv2 pipelines from the YAML.
+    """ImageNet-1k (or any class-folder dataset) with the DeiT/PVTv2 pipelines.
 
     Args:
         root: folder with ``train/`` and ``val/``.
-        train_pipeline / val_pipeline: albumentations ops (random-resized-crop, flip, RandAugment, normalise,
-            random erasing / resize 256 + centre crop 224, normalise).
+        train_pipeline / val_pipeline: albumentations ops; default :func:`deit_train_pipeline` /
+            :func:`deit_val_pipeline`.
         batch_size / val_batch_size: per-device batch sizes.
         repeated_augmentation: copies of each training image per epoch, spread over the processes
             (:class:`~edaformer.data.sampler.RepeatAugSampler`; DeiT: 3; 1 = plain shuffling).
@@ -130,8 +165,8 @@ class ImageNetDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.root = Path(os.path.expanduser(os.fspath(root)))
-        self.train_pipeline = list(train_pipeline or [])
-        self.val_pipeline = list(val_pipeline or [])
+        self.train_pipeline = list(deit_train_pipeline() if train_pipeline is None else train_pipeline)
+        self.val_pipeline = list(deit_val_pipeline() if val_pipeline is None else val_pipeline)
         self.batch_size = int(batch_size)
         self.val_batch_size = int(val_batch_size or batch_size)
         self.num_workers = int(num_workers)

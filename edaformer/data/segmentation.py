@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from edaformer.data.benchmarks import benchmark
 from edaformer.data.io import (
     IGNORE_INDEX,
     DatasetError,
@@ -33,7 +34,14 @@ from edaformer.data.io import (
     read_mask,
     require_dir,
 )
-from edaformer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, AlignedResize, build_pipeline
+from edaformer.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    AlignedResize,
+    authors_train_pipeline,
+    authors_val_pipeline,
+    build_pipeline,
+)
 
 __all__ = ["SegmentationDataModule", "SegmentationDataset", "collate", "to_chw_tensor"]
 
@@ -144,13 +152,23 @@ class SegmentationDataset(Dataset):
 class SegmentationDataModule(L.LightningDataModule):
     """Base for folder-pair segmentation datasets; subclasses define the layout and the label convention.
 
+    Built as it is (``ADE20KDataModule(root)``), a DataModule trains with the authors' recipe for its dataset: the
+    sizes, batch and rescale range of its row of :data:`~edaformer.data.benchmarks.BENCHMARKS` (``recipe``; custom
+    data starts from ADE20K's) and the authors' pipelines built from them
+    (:func:`~edaformer.data.transforms.authors_train_pipeline`). Every argument overrides one part.
+
     Args:
         root: dataset root (see each subclass for the layout it expects).
-        train_pipeline / val_pipeline: albumentations ops (instantiated by Hydra from the YAML lists).
-        crop_size: training crop ``(height, width)``; the YAML's crop and pad ops read it.
-        test_scale: ``(long_edge, short_edge)`` bound of the test-time keep-ratio resize; the YAML's
-            ``AlignedResize`` reads it, complexity tools use it.
-        batch_size: training batch size (per device).
+        crop_size: training crop ``(height, width)``. Default: the recipe's ``train_crop``.
+        test_scale: ``(long_edge, short_edge)`` bound of the test-time keep-ratio resize, and the base of the
+            training rescale. Default: the recipe's.
+        batch_size: training batch size per device. Default: the recipe's for EDAFormer-T.
+        ratio_range: the training rescale's random ratio of ``test_scale``. Default: the recipe's (0.5-2).
+        cat_max_ratio: the crop is re-drawn while one class covers this share of it (1.0: never). Default 0.75.
+        flip_prob: probability of the horizontal flip. Default 0.5.
+        photometric: brightness, contrast, saturation and hue jitter (mmseg's ``PhotoMetricDistortion``).
+        train_pipeline / val_pipeline: albumentations ops that replace the authors' pipelines (then the five
+            arguments above, except ``test_scale`` for :meth:`eval_input_size`, have no effect); ``[]`` is none.
         val_batch_size: validation/test batch size; 1 unless all images share one size.
         num_workers: loader processes; 0 loads in the main process.
         pin_memory / persistent_workers: passed to the DataLoaders.
@@ -166,6 +184,7 @@ class SegmentationDataModule(L.LightningDataModule):
     """
 
     dataset_name = "segmentation"
+    recipe = "ade20k"  # the row of edaformer.data.benchmarks.BENCHMARKS that gives the defaults
     layout = ""
     img_suffix = ".jpg"
     mask_suffix = ".png"
@@ -181,11 +200,15 @@ class SegmentationDataModule(L.LightningDataModule):
         class_names: Sequence[str],
         palette: Sequence[Sequence[int]],
         label_map: LabelMap,
+        crop_size: Sequence[int] | None = None,
+        test_scale: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        ratio_range: Sequence[float] | None = None,
+        cat_max_ratio: float = 0.75,
+        flip_prob: float = 0.5,
+        photometric: bool = True,
         train_pipeline: Sequence[A.BasicTransform] | None = None,
         val_pipeline: Sequence[A.BasicTransform] | None = None,
-        crop_size: Sequence[int] = (512, 512),
-        test_scale: Sequence[int] = (2048, 512),
-        batch_size: int = 4,
         val_batch_size: int = 1,
         num_workers: int = 4,
         pin_memory: bool = False,
@@ -203,11 +226,30 @@ class SegmentationDataModule(L.LightningDataModule):
         self.palette = [tuple(int(c) for c in color) for color in palette]
         self.num_classes = len(self.class_names)
         self.label_map = label_map
-        self.train_pipeline = list(train_pipeline or [])
-        self.val_pipeline = list(val_pipeline or [])
-        self.crop_size = tuple(int(s) for s in crop_size)
-        self.test_scale = tuple(int(s) for s in test_scale)
-        self.batch_size = int(batch_size)
+        for name, ops in (("train_pipeline", train_pipeline), ("val_pipeline", val_pipeline)):
+            if isinstance(ops, Mapping | str):
+                raise TypeError(
+                    f"{name} must be a list of albumentations ops, which replaces the authors' pipeline, got "
+                    f"{ops!r}; to change one part of the authors' pipeline set ratio_range, cat_max_ratio, "
+                    "flip_prob or photometric (e.g. +data.flip_prob=0)"
+                )
+        row = benchmark(self.recipe)
+        self.crop_size = tuple(int(s) for s in crop_size or row.train_crop)
+        self.test_scale = tuple(int(s) for s in test_scale or row.test_scale)
+        self.batch_size = int(batch_size or row.batch_per_gpu["t"])
+        if train_pipeline is None:
+            train_pipeline = authors_train_pipeline(
+                self.crop_size,
+                self.test_scale,
+                ratio_range=ratio_range or row.ratio_range,
+                cat_max_ratio=cat_max_ratio,
+                flip_prob=flip_prob,
+                photometric=photometric,
+            )
+        self.train_pipeline = list(train_pipeline)
+        self.val_pipeline = list(
+            authors_val_pipeline(self.test_scale) if val_pipeline is None else val_pipeline
+        )
         self.val_batch_size = int(val_batch_size)
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)

@@ -1,8 +1,9 @@
-"""Albumentations ops that reproduce the authors' MMSegmentation pipelines.
+"""Albumentations ops that reproduce the authors' MMSegmentation pipelines, and those pipelines.
 
-Every op here is a regular albumentations transform, so a pipeline is a plain list in
-``conf/data/<name>.yaml`` (``_target_: edaformer.data.transforms.RandomRescale`` next to
-``_target_: albumentations.HorizontalFlip``) and a user can swap one op without touching code.
+Every op here is a regular albumentations transform. :func:`authors_train_pipeline` and
+:func:`authors_val_pipeline` build the authors' pipelines from a crop size and a test scale (the DataModules'
+default); a pipeline of one's own is a plain list of ops, in Python or in a config
+(``_target_: edaformer.data.transforms.RandomRescale`` next to ``_target_: albumentations.HorizontalFlip``).
 
 Conventions: images are RGB ``uint8`` ``[H, W, 3]`` until ``Normalize``; masks are ``uint8`` train ids
 ``[H, W]`` with 255 = ignore; sizes are written ``(height, width)`` except the mmseg-style ``scale``,
@@ -21,10 +22,15 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from edaformer.data.io import IGNORE_INDEX
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "AlignedResize",
+    "authors_train_pipeline",
+    "authors_val_pipeline",
+    "imagenet_normalize",
     "PhotoMetricDistortion",
     "RandomCropCatMax",
     "RandomRescale",
@@ -33,8 +39,8 @@ __all__ = [
     "rescale_size",
 ]
 
-# ImageNet statistics on the 0-255 RGB scale (authors' ``img_norm_cfg``). ``A.Normalize`` in the YAML uses
-# the same numbers with ``max_pixel_value: 1.0``; a test keeps the two in sync.
+# ImageNet statistics on the 0-255 RGB scale (authors' ``img_norm_cfg``): every pipeline normalises with
+# :func:`imagenet_normalize`, prediction with ``edaformer.evaluation.images.normalize``.
 IMAGENET_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
 IMAGENET_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
 
@@ -95,16 +101,16 @@ class RandomRescale(_ResizeTransform):
     rescaled with :func:`rescale_size` (bilinear), the mask with nearest neighbour.
 
     Args:
-        scale: ``(long_edge, short_edge)`` bounds, e.g. ``(2048, 512)`` for ADE20K.
-        ratio_range: range of the random ratio. Default ``(0.5, 2.0)``.
+        scale: ``(long_edge, short_edge)`` bounds, e.g. ``(2048, 512)`` for ADE20K (the recipe's test scale).
+        ratio_range: range of the random ratio, e.g. ``(0.5, 2.0)`` (the recipe's).
         interpolation: OpenCV flag for the image. Default bilinear.
         p: probability (the authors always rescale). Default 1.
     """
 
     def __init__(
         self,
-        scale: Sequence[int] = (2048, 512),
-        ratio_range: Sequence[float] = (0.5, 2.0),
+        scale: Sequence[int],
+        ratio_range: Sequence[float],
         interpolation: int = cv2.INTER_LINEAR,
         p: float = 1.0,
     ):
@@ -138,14 +144,14 @@ class AlignedResize(_ResizeTransform):
     image for each ratio (:func:`aligned_rescale_sizes`).
 
     Args:
-        scale: ``(long_edge, short_edge)`` bounds. Default ``(2048, 512)``.
+        scale: ``(long_edge, short_edge)`` bounds (the recipe's test scale).
         size_divisor: both output sides are multiples of it (the encoder's total stride). Default 32.
         interpolation: OpenCV flag for the image. Default bilinear.
     """
 
     def __init__(
         self,
-        scale: Sequence[int] = (2048, 512),
+        scale: Sequence[int],
         size_divisor: int = 32,
         interpolation: int = cv2.INTER_LINEAR,
         p: float = 1.0,
@@ -178,8 +184,8 @@ class RandomCropCatMax(A.DualTransform):
 
     Args:
         height, width: crop size in pixels.
-        cat_max_ratio: dominance threshold; ``1.0`` disables the re-draws. Default 0.75.
-        ignore_index: label excluded from the class count. Default 255.
+        cat_max_ratio: dominance threshold, e.g. the authors' 0.75; ``1.0`` disables the re-draws.
+        ignore_index: label excluded from the class count. Default ``IGNORE_INDEX`` (255).
         max_tries: re-draws after the first crop. Default 10 (as the authors).
     """
 
@@ -187,8 +193,8 @@ class RandomCropCatMax(A.DualTransform):
         self,
         height: int,
         width: int,
-        cat_max_ratio: float = 0.75,
-        ignore_index: int = 255,
+        cat_max_ratio: float,
+        ignore_index: int = IGNORE_INDEX,
         max_tries: int = 10,
         p: float = 1.0,
     ):
@@ -330,3 +336,54 @@ def build_pipeline(ops: Sequence[A.BasicTransform] | None, *, name: str = "pipel
                 "each pipeline entry needs a `_target_:` such as albumentations.HorizontalFlip"
             )
     return A.Compose(ops, is_check_shapes=False)
+
+
+def imagenet_normalize() -> A.Normalize:
+    """``A.Normalize`` with the ImageNet mean and std on the 0-255 scale (the authors' ``img_norm_cfg``)."""
+    return A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, max_pixel_value=1.0)
+
+
+def authors_train_pipeline(
+    crop_size: Sequence[int],
+    test_scale: Sequence[int],
+    *,
+    ratio_range: Sequence[float],
+    cat_max_ratio: float,
+    flip_prob: float,
+    photometric: bool,
+) -> list[A.BasicTransform]:
+    """The authors' training pipeline (``local_configs/_base_/datasets/*.py``) as albumentations ops.
+
+    Keep-ratio rescale of ``test_scale`` by a ratio in ``ratio_range`` → random ``crop_size`` crop re-drawn while one
+    class covers ``cat_max_ratio`` of it → horizontal flip with ``flip_prob`` → photometric distortion (if
+    ``photometric``) → ImageNet normalisation → pad bottom/right to ``crop_size`` (image 0, label 255). Sizes are
+    ``(height, width)``, ``test_scale`` ``(long, short)``.
+    """
+    height, width = (int(s) for s in crop_size)
+    ops: list[A.BasicTransform] = [
+        RandomRescale(scale=test_scale, ratio_range=ratio_range),
+        RandomCropCatMax(height, width, cat_max_ratio=cat_max_ratio),
+        A.HorizontalFlip(p=flip_prob),
+    ]
+    if photometric:
+        ops.append(PhotoMetricDistortion())
+    ops += [
+        imagenet_normalize(),
+        A.PadIfNeeded(
+            min_height=height,
+            min_width=width,
+            position="top_left",
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            fill_mask=IGNORE_INDEX,
+        ),
+    ]
+    return ops
+
+
+def authors_val_pipeline(test_scale: Sequence[int]) -> list[A.BasicTransform]:
+    """The authors' test pipeline: :class:`AlignedResize` to ``test_scale`` (sides multiples of 32), normalisation.
+
+    Image only: validation labels stay at the original resolution, where metrics are computed.
+    """
+    return [AlignedResize(scale=test_scale, size_divisor=32), imagenet_normalize()]

@@ -16,10 +16,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from ..data.io import IGNORE_INDEX
 from .inference import InferenceConfig, segment_labels
 from .metrics import SegmentationMetrics, metrics_from_confusion
 
-IGNORE_INDEX = 255
 Progress = Callable[[int], None]  # called with the number of images just scored
 
 

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ..checkpoints import CheckpointInfo, load_model
-from ..data.classes import default_palette, load_classes
-from ..data.demo import DEMO_CLASSES, DEMO_PALETTE
+from ..data.benchmarks import BENCHMARKS
+from ..data.classes import class_list_names, default_palette, load_classes
 from ..data.transforms import AlignedResize
 from ..devices import resolve_device
 from ..models import ISRLike
@@ -27,27 +27,7 @@ from .images import normalize
 from .inference import InferenceConfig, segment, segment_labels
 
 Color = tuple[int, int, int]
-
-# Test-time recipe of each benchmark (the authors' test pipelines and test_cfg, docs/reproducing.md): keep-ratio
-# bound (long, short) and inference mode.
-DATASET_INFERENCE: dict[str, tuple[tuple[int, int], InferenceConfig]] = {
-    "ade20k": ((2048, 512), InferenceConfig(mode="whole")),
-    "coco_stuff": ((2048, 512), InferenceConfig(mode="whole")),
-    "cityscapes": ((2048, 1024), InferenceConfig(mode="slide", crop_size=(1024, 1024), stride=(768, 768))),
-    "demo": ((256, 128), InferenceConfig(mode="whole")),
-}
-BENCHMARK_CLASSES = {"ade20k": 150, "cityscapes": 19, "coco_stuff": 171}
-KNOWN_DATASETS = (*BENCHMARK_CLASSES, "demo")
-
-
-def known_classes(dataset: str) -> tuple[list[str], list[Color]]:
-    """Names and palette of a dataset the package ships metadata for (``KNOWN_DATASETS``)."""
-    if dataset == "demo":
-        return list(DEMO_CLASSES), list(DEMO_PALETTE)
-    if dataset not in BENCHMARK_CLASSES:
-        raise ValueError(f"unknown dataset {dataset!r}; expected auto, {', '.join(KNOWN_DATASETS)}")
-    info = load_classes(dataset)
-    return info.names, info.palette
+DEFAULT_RECIPE = BENCHMARKS["ade20k"]  # the test recipe of data without a row in the benchmark table
 
 
 @dataclass(frozen=True)
@@ -71,27 +51,30 @@ def resolve_classes(
 ) -> ClassMeta:
     """Pick class names and colours for a model predicting ``num_classes`` classes.
 
-    ``dataset`` names a dataset with shipped metadata (``ade20k``, ``cityscapes``, ``coco_stuff``, ``demo``).
-    ``"auto"``: when ``class_names`` are given (e.g. stored in a Lightning checkpoint) and equal a known list,
-    that dataset; without names, the benchmark whose class count matches (150 → ADE20K, 19 → Cityscapes,
-    171 → COCO-Stuff). Otherwise (``None`` or no match) the names are ``class 0 .. class K-1`` or the given
-    ones, with the given ``palette`` or distinct generated colours.
+    ``dataset`` names a dataset with shipped metadata (:func:`~edaformer.data.classes.class_list_names`:
+    ``ade20k``, ``cityscapes``, ``coco_stuff``, ``demo``). ``"auto"``: when ``class_names`` are given (e.g. stored
+    in a Lightning checkpoint) and equal a shipped list, that dataset; without names, the paper's benchmark whose
+    class count matches (150 → ADE20K, 19 → Cityscapes, 171 → COCO-Stuff). Otherwise (``None`` or no match) the
+    names are ``class 0 .. class K-1`` or the given ones, with the given ``palette`` or distinct generated colours.
     """
     if dataset == "auto":
-        dataset = None
         if class_names is not None:
             names = [str(n) for n in class_names]
-            dataset = next((d for d in KNOWN_DATASETS if known_classes(d)[0] == names), None)
+            dataset = next((d for d in class_list_names() if load_classes(d).names == names), None)
         else:
-            dataset = next((d for d, k in BENCHMARK_CLASSES.items() if k == num_classes), None)
+            dataset = next(
+                (b.name for b in BENCHMARKS.values() if b.in_paper and b.num_classes == num_classes), None
+            )
     if dataset is not None:
-        known_names, known_palette = known_classes(dataset)
-        if len(known_names) != num_classes:
+        if dataset not in class_list_names():
+            raise ValueError(f"unknown dataset {dataset!r}; expected auto, {', '.join(class_list_names())}")
+        known = load_classes(dataset)
+        if known.num_classes != num_classes:
             raise ValueError(
-                f"the model predicts {num_classes} classes but {dataset} has {len(known_names)}; "
+                f"the model predicts {num_classes} classes but {dataset} has {known.num_classes}; "
                 "pick the dataset the checkpoint was trained on (or dataset=auto)"
             )
-        names, colors = list(class_names or known_names), list(palette or known_palette)
+        names, colors = list(class_names or known.names), list(palette or known.palette)
     else:
         names = [str(n) for n in class_names] if class_names else [f"class {k}" for k in range(num_classes)]
         colors = list(palette) if palette else default_palette(num_classes)
@@ -118,7 +101,7 @@ class Segmenter:
 
     model: nn.Module
     classes: ClassMeta
-    test_scale: tuple[int, int] | None = (2048, 512)
+    test_scale: tuple[int, int] | None = DEFAULT_RECIPE.test_scale
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     size_divisor: int = 32
 
@@ -150,7 +133,7 @@ class Segmenter:
         if class_names is None and info.class_names:
             class_names = list(info.class_names)
             palette = list(info.palette) if palette is None and info.palette else palette
-        if dataset == "auto" and info.dataset in KNOWN_DATASETS:
+        if dataset == "auto" and info.dataset in class_list_names():
             dataset = info.dataset
         classes = resolve_classes(info.num_classes, dataset, class_names, palette)
         return cls.build(model, classes, device, test_scale, **inference), info
@@ -163,21 +146,21 @@ class Segmenter:
         device: str | torch.device = "auto",
         test_scale: Sequence[int] | None | str = "auto",
         mode: str = "auto",
-        crop_size: Sequence[int] = (1024, 1024),
-        stride: Sequence[int] = (768, 768),
+        crop_size: Sequence[int] | None = None,
+        stride: Sequence[int] | None = None,
         scales: Sequence[float] = (1.0,),
         flip: bool = False,
         compile: bool = False,
         precision: str = "fp32",
     ) -> Segmenter:
-        """Wrap ``model``; ``"auto"`` test scale / mode take the test recipe of ``classes.dataset`` (ADE20K's
-        keep-ratio bound (2048, 512) and whole-image inference for unknown data; Cityscapes: (2048, 1024) and
-        1024² sliding windows with stride 768). ``compile`` / ``precision`` (``fp32`` | ``bf16``) run the model
-        through :func:`~edaformer.evaluation.acceleration.accelerate` (bf16 converts its weights in place)."""
-        default_scale, default_inference = DATASET_INFERENCE.get(
-            classes.dataset or "", DATASET_INFERENCE["ade20k"]
-        )
-        scale = default_scale if test_scale == "auto" else test_scale
+        """Wrap ``model``; ``"auto"`` test scale / mode take the test recipe of ``classes.dataset`` from
+        :data:`~edaformer.data.benchmarks.BENCHMARKS` (ADE20K's for other data: keep-ratio bound (2048, 512) and
+        whole-image inference; Cityscapes: (2048, 1024) and 1024² sliding windows with stride 768, which replace
+        ``crop_size`` / ``stride``; ``None`` there: :class:`InferenceConfig`'s). ``compile`` / ``precision``
+        (``fp32`` | ``bf16``) run the model through :func:`~edaformer.evaluation.acceleration.accelerate` (bf16
+        converts its weights in place)."""
+        recipe = BENCHMARKS.get(classes.dataset or "", DEFAULT_RECIPE)
+        scale = recipe.test_scale if test_scale == "auto" else test_scale
         if scale is not None:
             scale = tuple(int(s) for s in scale)
             if len(scale) != 2 or min(scale) < 1:
@@ -185,12 +168,11 @@ class Segmenter:
                     f"test_scale must be (long, short) positive ints or null, got {test_scale!r}"
                 )
         if mode == "auto":
-            mode, crop_size, stride = (
-                default_inference.mode,
-                default_inference.crop_size,
-                default_inference.stride,
-            )
-        inference = InferenceConfig(mode, tuple(crop_size), tuple(stride), tuple(scales), bool(flip))
+            mode = recipe.inference_mode
+            if recipe.slide_crop is not None:
+                crop_size, stride = recipe.slide_crop, recipe.slide_stride
+        window = {k: tuple(v) for k, v in (("crop_size", crop_size), ("stride", stride)) if v is not None}
+        inference = InferenceConfig(mode, scales=tuple(scales), flip=bool(flip), **window)
         model = accelerate(model.to(resolve_device(device)).eval(), compile=compile, precision=precision)
         return cls(model, classes, scale, inference)
 

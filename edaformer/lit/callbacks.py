@@ -10,10 +10,14 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+import torch.nn.functional as F
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.loggers import WandbLogger
 
 from ..checkpoints import load_checkpoint_file
+from ..data.classes import default_palette
+from ..evaluation.colors import overlay
+from ..evaluation.images import denormalize
 from ..files import atomic_write
 from .nonfinite import NonFiniteError, non_finite_tensors
 
@@ -116,37 +120,25 @@ class RestoreRNGState(L.Callback):
             self._pending = None
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, palette: np.ndarray, ignore_index: int = 255) -> np.ndarray:
-    """Blend a class mask ``[H, W]`` over an RGB ``uint8`` image ``[H, W, 3]`` (50 %); ignored pixels stay as is."""
-    colours = palette[np.clip(mask, 0, len(palette) - 1)]
-    valid = (mask != ignore_index)[..., None]
-    return np.where(valid, (0.5 * image + 0.5 * colours).astype(np.uint8), image)
-
-
-def default_palette(num_classes: int) -> np.ndarray:
-    """A fixed pseudo-random palette ``[K, 3]`` for datasets without one."""
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(num_classes, 3), dtype=np.uint8)
-
-
 class LogSegmentationSamples(L.Callback):
     """Log image / label / prediction overlays of the first ``num_samples`` validation images to W&B.
 
-    Does nothing unless a :class:`WandbLogger` is attached. Images are de-normalised with ``mean``/``std``
-    (0–255 RGB, the recipes' values) and shown at the label's resolution.
+    Does nothing unless a :class:`WandbLogger` is attached. Colours: ``palette`` if given, else the DataModule's
+    (so a custom dataset looks as in ``edaformer-predict``), else :func:`~edaformer.data.classes.default_palette`.
+    Images are un-normalised (:func:`~edaformer.evaluation.images.denormalize`) and shown at the label's resolution.
     """
 
-    def __init__(
-        self,
-        num_samples: int = 4,
-        palette: Sequence[Sequence[int]] | None = None,
-        mean: Sequence[float] = (123.675, 116.28, 103.53),
-        std: Sequence[float] = (58.395, 57.12, 57.375),
-    ) -> None:
+    def __init__(self, num_samples: int = 4, palette: Sequence[Sequence[int]] | None = None) -> None:
         self.num_samples = num_samples
-        self.palette = None if palette is None else np.asarray(palette, dtype=np.uint8)
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.std = np.asarray(std, dtype=np.float32)
+        self.palette = None if palette is None else [tuple(int(c) for c in color) for color in palette]
+
+    def _palette(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Sequence[Sequence[int]]:
+        if self.palette is not None:
+            return self.palette
+        datamodule = getattr(trainer, "datamodule", None)
+        if getattr(datamodule, "palette", None) is not None:
+            return datamodule.palette
+        return default_palette(pl_module.hparams.num_classes)
 
     def _wandb(self, trainer: L.Trainer) -> WandbLogger | None:
         return next((lg for lg in trainer.loggers if isinstance(lg, WandbLogger)), None)
@@ -170,14 +162,9 @@ class LogSegmentationSamples(L.Callback):
         pred = outputs["pred"][0].cpu().numpy()
         mask = batch["mask"][0].cpu().numpy()
         image = batch["image"][0:1].float()
-        image = torch.nn.functional.interpolate(image, size=mask.shape, mode="bilinear", align_corners=False)
-        image = image[0].permute(1, 2, 0).cpu().numpy() * self.std + self.mean
-        image = np.clip(image, 0, 255).astype(np.uint8)
-        palette = self.palette if self.palette is not None else default_palette(pl_module.hparams.num_classes)
-        ignore = pl_module.hparams.get("ignore_index", 255)
-        self._rows.append(
-            [image, overlay(image, mask, palette, ignore), overlay(image, pred, palette, ignore)]
-        )
+        image = denormalize(F.interpolate(image, size=mask.shape, mode="bilinear", align_corners=False))
+        palette = self._palette(trainer, pl_module)
+        self._rows.append([image, overlay(image, mask, palette), overlay(image, pred, palette)])
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         logger = self._wandb(trainer)

@@ -14,6 +14,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from ..checkpoints import load_encoder_weights, load_weights
+from ..data.io import IGNORE_INDEX
 from ..evaluation.inference import InferenceConfig, segment, segment_scores
 from ..evaluation.metrics import SegmentationMetrics, metrics_from_confusion
 from ..models import ISRLike, isr_applied
@@ -62,7 +63,7 @@ class SegmentationModule(L.LightningModule):
         model_name: str,
         num_classes: int,
         class_names: Sequence[str] | None = None,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         avg_non_ignore: bool = False,
         head_lr_mult: float = 10.0,
         inference: Mapping[str, Any] | None = None,

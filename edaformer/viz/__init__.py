@@ -1,9 +1,12 @@
 """Seeing results: label colouring and overlays, EFA attention maps through forward hooks, PCA maps of
 features, and the ISR trade-off plot. Matplotlib figures are built without pyplot state.
 
-Depends on :mod:`edaformer.models` and :mod:`edaformer.evaluation` only (image loading and the ``Segmenter`` that
-applies a model to a user's image live in :mod:`edaformer.evaluation`)."""
+Depends on :mod:`edaformer.models`, :mod:`edaformer.data` (benchmark facts) and :mod:`edaformer.evaluation` only
+(image loading, label colouring and
+overlays, and the ``Segmenter`` that applies a model to a user's image live in :mod:`edaformer.evaluation`; this
+package re-exports ``colorize``, ``overlay`` and ``palette_array`` beside its figures)."""
 
+from ..evaluation.colors import colorize, overlay, palette_array
 from .attention import (
     AttentionMap,
     AttentionRecorder,
@@ -16,16 +19,7 @@ from .attention import (
 )
 from .confusion import confusion_figure, row_normalised, write_confusion_csv
 from .figures import attention_figure, draw_attention, prediction_figure
-from .masks import (
-    add_legend,
-    colorize,
-    contact_sheet,
-    legend_entries,
-    overlay,
-    palette_array,
-    present_classes,
-    sample_panel,
-)
+from .masks import add_legend, contact_sheet, legend_entries, present_classes, sample_panel
 from .pca import PCABasis, fit_pca, pca_image
 from .tradeoff import load_result_rows, tradeoff_figure
 

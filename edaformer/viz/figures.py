@@ -13,8 +13,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from ..evaluation.colors import colorize, overlay
 from .attention import AttentionMap, AttentionRun
-from .masks import overlay, present_classes
+from .masks import present_classes
 from .pca import PCABasis, fit_pca
 
 Color = tuple[int, int, int]
@@ -178,7 +179,6 @@ def prediction_figure(
     panel_size: float = 3.2,
 ) -> Figure:
     """Input, colourised prediction and overlay side by side, with a legend of the classes present."""
-    from .masks import colorize
 
     aspect = image.shape[0] / image.shape[1]
     fig = Figure(figsize=(panel_size * 3, panel_size * aspect + 0.8), layout="constrained")

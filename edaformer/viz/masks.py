@@ -1,7 +1,7 @@
-"""Label maps as pictures: palette colouring, overlays on the input image, and a legend of the classes present.
+"""Label maps as pictures: a legend of the classes present, training-sample panels and contact sheets.
 
-Conventions: images are RGB ``uint8 [H, W, 3]``; label maps are integer train ids ``[H, W]`` where
-``ignore_index`` (255) marks unlabelled pixels; a palette is one ``(r, g, b)`` per train id.
+The colouring itself (``colorize``, ``overlay``) is :mod:`edaformer.evaluation.colors`. Conventions: images are
+RGB ``uint8 [H, W, 3]``; label maps are integer train ids ``[H, W]``; a palette is one ``(r, g, b)`` per train id.
 """
 
 from __future__ import annotations
@@ -11,74 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-Color = tuple[int, int, int]
-
-IGNORE_COLOR: Color = (0, 0, 0)
-
-
-def palette_array(palette: Sequence[Sequence[int]], ignore_color: Sequence[int] = IGNORE_COLOR) -> np.ndarray:
-    """``uint8 [256, 3]`` lookup table: entry ``k`` is class ``k``'s colour, every other entry ``ignore_color``."""
-    if len(palette) > 255:
-        raise ValueError(
-            f"at most 255 classes fit 8-bit labels (255 = ignore), got a palette of {len(palette)}"
-        )
-    table = np.empty((256, 3), dtype=np.uint8)
-    table[:] = np.asarray(ignore_color, dtype=np.uint8)
-    if len(palette):
-        colors = np.asarray(palette, dtype=np.int64)
-        if colors.ndim != 2 or colors.shape[1] != 3 or colors.min() < 0 or colors.max() > 255:
-            raise ValueError("palette must be a list of (r, g, b) triples with values in 0..255")
-        table[: len(palette)] = colors
-    return table
-
-
-def _check_label(label: np.ndarray) -> np.ndarray:
-    label = np.asarray(label)
-    if label.ndim != 2:
-        raise ValueError(f"expected a label map [H, W], got shape {label.shape}")
-    if not np.issubdtype(label.dtype, np.integer):
-        raise ValueError(f"label map must hold integer class ids, got dtype {label.dtype}")
-    return label
-
-
-def colorize(
-    label: np.ndarray, palette: Sequence[Sequence[int]], ignore_color: Sequence[int] = IGNORE_COLOR
-) -> np.ndarray:
-    """Colour a label map ``[H, W]`` with ``palette`` → RGB ``uint8 [H, W, 3]``.
-
-    Ids without a palette entry (``>= len(palette)``, e.g. the ignore label 255) get ``ignore_color``.
-    """
-    label = _check_label(label)
-    table = palette_array(palette, ignore_color)
-    ids = np.where((label >= 0) & (label < 256), label, 255).astype(np.uint8)
-    return table[ids]
-
-
-def overlay(
-    image: np.ndarray,
-    label: np.ndarray,
-    palette: Sequence[Sequence[int]],
-    alpha: float = 0.5,
-    ignore_index: int = 255,
-) -> np.ndarray:
-    """Blend the colourised ``label`` over ``image`` (both ``H×W``) → RGB ``uint8 [H, W, 3]``.
-
-    ``alpha`` is the weight of the mask colour; pixels labelled ``ignore_index`` (or with ids outside the palette)
-    keep the image untouched, so unlabelled regions stay readable.
-    """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    image = np.asarray(image)
-    label = _check_label(label)
-    if image.shape[:2] != label.shape:
-        raise ValueError(f"image {image.shape[:2]} and label {label.shape} sizes differ")
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
-    colors = colorize(label, palette).astype(np.float32)
-    blended = image.astype(np.float32) * (1.0 - alpha) + colors * alpha
-    keep = (label == ignore_index) | (label < 0) | (label >= len(palette))
-    blended[keep] = image[keep]
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+from ..evaluation.colors import IGNORE_COLOR, Color, check_label, overlay
 
 
 def present_classes(
@@ -88,7 +21,7 @@ def present_classes(
 
     Ids outside ``0..num_classes-1`` (ignore) are skipped; ``min_fraction`` drops classes covering less.
     """
-    label = _check_label(label)
+    label = check_label(label)
     valid = label[(label >= 0) & (label < num_classes)]
     if valid.size == 0:
         return []
@@ -167,19 +100,23 @@ def sample_panel(
     class_names: Sequence[str],
     palette: Sequence[Sequence[int]],
     alpha: float = 0.5,
-    ignore_index: int = 255,
+    ignore_index: int | None = None,
 ) -> np.ndarray:
     """A training sample as a picture: ``image | mask overlaid | legend`` → RGB ``uint8 [H, 2W + legend, 3]``.
 
     The legend names the classes present (largest area first) with their share of the labelled pixels and, when
-    some pixels are ignored (padding, unlabelled), their share of the crop.
+    some pixels are ignored (padding, unlabelled: ``ignore_index``, or by default every id without a class), their
+    share of the crop.
     """
     entries = legend_entries(label, class_names, palette)
-    ignored = float(np.mean(np.asarray(label) == ignore_index))
+    label = check_label(label)
+    unlabelled = (label < 0) | (label >= len(class_names)) if ignore_index is None else label == ignore_index
+    ignored = float(np.mean(unlabelled))
     if ignored > 0:
         share = f"{ignored:.0%}" if ignored >= 0.005 else "<1%"
         entries.append((f"ignore ({share} of the crop)", IGNORE_COLOR))
-    pair = np.concatenate([image, overlay(image, label, palette, alpha, ignore_index)], axis=1)
+    kept = {} if ignore_index is None else {"ignore_index": ignore_index}
+    pair = np.concatenate([image, overlay(image, label, palette, alpha, **kept)], axis=1)
     return add_legend(pair, entries)
 
 

@@ -18,8 +18,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from ..data.benchmarks import BENCHMARKS
 from ..models import ISR_PRESETS, parse_isr
-from ..paper import BENCHMARKS, PAPER_GFLOPS, PAPER_MIOU
+from ..paper import PAPER_GFLOPS, PAPER_MIOU
 
 RESULT_FILES = ("results.json", "isr_results.json")
 PRESET_ORDER = ("train", "dec2x", "paper", "aggressive")
@@ -80,7 +81,7 @@ def benchmark_of(row: Mapping[str, Any]) -> str | None:
     if dataset is None:
         return None
     bench = BENCHMARKS[dataset]
-    return dataset if row.get("flops_size") in (None, f"{bench.height}x{bench.width}") else None
+    return dataset if row.get("flops_size") in (None, "x".join(map(str, bench.eval_size))) else None
 
 
 def paper_miou(row: Mapping[str, Any], setting: str | None = None) -> float | None:

@@ -75,11 +75,12 @@ def tiny_ade20k(root: Path, num_train: int = 16, num_val: int = 1) -> Path:
     return root
 
 
-def tiny_paper_recipe(ade_root: Path, run_dir: Path, experiment: str, steps: int = 1) -> list[str]:
-    """A paper experiment on tiny ADE20K data, recipe kept (batch 4 per device, global batch 16) but 64x64 crops,
-    tiny test images and ``steps`` optimizer steps, validated once at the end."""
+def tiny_paper_recipe(ade_root: Path, run_dir: Path, *choices: str, steps: int = 1) -> list[str]:
+    """A paper recipe (``choices``: ``model=edaformer_t data=ade20k`` or ``experiment=...``) on tiny ADE20K data,
+    recipe kept (batch 4 per device, global batch 16) but 64x64 crops, tiny test images and ``steps`` optimizer
+    steps, validated once at the end."""
     return [
-        f"experiment={experiment}",
+        *choices,
         f"data.root={ade_root}",
         f"hydra.run.dir={run_dir}",
         "data.crop_size=[64,64]",

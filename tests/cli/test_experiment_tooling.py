@@ -39,7 +39,7 @@ def compose_train(*overrides: str):
     ],
 )
 def test_debug_options_compose(option, expected):
-    cfg = compose_train(f"debug={option}", "experiment=edaformer_t_ade20k")
+    cfg = compose_train(f"debug={option}", "model=edaformer_t", "data=ade20k")
     assert cfg.task_name == "debug"
     for key, value in expected.items():
         assert cfg.trainer[key] == value, key

@@ -368,7 +368,11 @@ DEMO += ["trainer.accelerator=cpu", "trainer.max_steps=2", "final_eval.isr=[]"]
 CLS_MESSAGE = "{cls} is an ImageNet classification checkpoint (eft_t, 10 classes), but this command needs a segmentation"
 ARGUMENT_CASES = [
     ("train", ["data=custom", "data.root=/nowhere"], "data.class_names=... is required (see --help)"),
-    ("train", [*DEMO, "data.batch_size=abc"], "data.batch_size=abc: expected int (DemoDataModule argument"),
+    (
+        "train",
+        [*DEMO, "data.batch_size=abc"],
+        "data.batch_size=abc: expected int | None (DemoDataModule argument",
+    ),
     (
         "train",
         [*DEMO, "callbacks.nan_guard.action=halt"],

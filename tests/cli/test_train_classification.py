@@ -27,7 +27,8 @@ def test_eft_t_imagenet_smoke_train_and_eval_under_ddp(tmp_path):
     proc = run(
         "train.py",
         [
-            "experiment=eft_t_imagenet",
+            "model=eft_t",
+            "data=imagenet",
             f"data.root={tmp_path / 'imagenet'}",
             "data.expected_num_classes=null",
             "model.num_classes=2",

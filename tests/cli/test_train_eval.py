@@ -145,7 +145,7 @@ def test_eval_multi_scale_flip_as_the_authors(trained, data_dir, tmp_path):
         ),
         (
             "train.py",
-            ["experiment=edaformer_t_ade20k", "trainer.devices=1"],
+            ["model=edaformer_t", "data=ade20k", "trainer.devices=1"],
             "error: model.pretrained=... is required: the paper recipes start from the ImageNet-pretrained EFT "
             "encoder, as the authors' (EFT_T.pth / EFT_B.pth, an eft_* checkpoint of edaformer-train or a hub folder / "
             "repo id): model.pretrained=PATH; to train from scratch on purpose, model.pretrained=null",
@@ -276,11 +276,11 @@ def test_global_batch_that_cannot_be_reached_is_one_line(data_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def ade_recipe_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """experiment=edaformer_t_ade20k on one CPU device, from scratch on purpose, one optimizer step."""
+    """model=edaformer_t data=ade20k on one CPU device, from scratch on purpose, one optimizer step."""
     ade = tiny_ade20k(tmp_path_factory.mktemp("ade"))
     run_dir = tmp_path_factory.mktemp("ade_run")
     args = [
-        *tiny_paper_recipe(ade, run_dir, "edaformer_t_ade20k"),
+        *tiny_paper_recipe(ade, run_dir, "model=edaformer_t", "data=ade20k"),
         "model.pretrained=null",
         "final_eval.isr=[]",
     ]
@@ -306,7 +306,7 @@ def test_finetune_at_other_ratios_then_eval_and_resume(ade_recipe_run, tmp_path)
     ade, standard, _ = ade_recipe_run
     init = standard / "checkpoints" / "last.ckpt"
     tuned = tmp_path / "tuned"
-    args = tiny_paper_recipe(ade, tuned, "edaformer_t_ade20k_aggressive_finetune")
+    args = tiny_paper_recipe(ade, tuned, "experiment=edaformer_t_ade20k_aggressive_finetune")
     proc = run("train.py", [*args, f"model.init_from={init}", "final_eval.isr=[own]"])
     assert proc.returncode == 0, proc.stderr[-4000:]
     n = len(create_model("edaformer_t").state_dict())
@@ -331,7 +331,7 @@ def test_finetune_at_other_ratios_then_eval_and_resume(ade_recipe_run, tmp_path)
     assert (row["isr"], row["train_isr"]) == ("16,8,4,2-2,4,8", "16,8,4,2-2,4,8")  # eval defaults to own
     assert "| aggressive | 16,8,4,2-2,4,8 | 16,8,4,2-2,4,8 |" in proc.stdout
 
-    resumed = tiny_paper_recipe(ade, tmp_path / "resumed", "edaformer_t_ade20k", steps=2)
+    resumed = tiny_paper_recipe(ade, tmp_path / "resumed", "model=edaformer_t", "data=ade20k", steps=2)
     proc = run(
         "train.py", [*resumed, "model.pretrained=null", f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}"]
     )

@@ -69,8 +69,8 @@ def test_ground_truth_written_as_predictions_scores_one(city_root, tmp_path):
 
 @pytest.mark.slow
 def test_eval_writes_the_benchmark_format_and_scores_it(city_root, dh, tmp_path):
-    ckpt = tmp_path / "edaformer_t_city.pt"
-    save_model(create_model("edaformer_t", num_classes=19).eval(), ckpt, "edaformer_t")
+    ckpt = tmp_path / "edaformer_mini_city.pt"
+    save_model(create_model("edaformer_mini", num_classes=19).eval(), ckpt, "edaformer_mini")
     run, labels = tmp_path / "run", tmp_path / "submission"
     args = [
         f"ckpt_path={ckpt}",

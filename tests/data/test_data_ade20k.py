@@ -46,9 +46,7 @@ def test_attributes_and_val_batches_keep_labels_at_original_size(ade_root, dh):
 @pytest.mark.slow
 def test_train_batches_are_cropped_padded_and_normalised(ade_root, dh):
     # ratio 0.5: every image is rescaled to short side 256 (< 512), so the crop keeps it whole and pads.
-    dm = dh.compose_data(
-        "ade20k", ade_root, "data.batch_size=3", "data.train_pipeline.0.ratio_range=[0.5,0.5]"
-    )
+    dm = dh.compose_data("ade20k", ade_root, "data.batch_size=3", "+data.ratio_range=[0.5,0.5]")
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (3, 3, 512, 512) and batch["image"].dtype == torch.float32
@@ -82,7 +80,7 @@ def test_seeded_runs_repeat_and_epochs_differ(ade_root, dh):
             f"data.num_workers={workers}",
             "data.persistent_workers=false",
             "data.crop_size=[64,64]",
-            "data.train_pipeline.0.scale=[256,64]",
+            "data.test_scale=[256,64]",
         )
         loader = dm.train_dataloader()
         return [next(iter(loader)) for _ in range(2)]

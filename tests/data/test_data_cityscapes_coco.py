@@ -43,7 +43,6 @@ def test_cityscapes_needs_prepare_script_then_reads_train_ids(cityscapes_root, d
         cityscapes_root,
         "data.test_scale=[256,128]",
         "data.crop_size=[96,96]",
-        "data.train_pipeline.0.scale=[256,128]",
         "data.batch_size=2",
     )
     batch = next(iter(dm.val_dataloader()))
@@ -109,7 +108,6 @@ def test_coco_stuff_prepare_then_load(coco_root, dh):
         "coco_stuff",
         coco_root,
         "data.crop_size=[32,32]",
-        "data.train_pipeline.0.scale=[128,32]",
         "data.batch_size=2",
         "data.test_scale=[128,64]",
     )

@@ -86,7 +86,6 @@ def test_custom_folders_with_reduce_zero_label_and_palette_masks(custom_root, dh
         "data.mask_suffix=_mask.png",
         "data.reduce_zero_label=true",
         "data.crop_size=[32,32]",
-        "data.train_pipeline.0.scale=[128,32]",
         "data.test_scale=[128,64]",
         "data.batch_size=2",
     )

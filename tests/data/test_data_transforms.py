@@ -8,9 +8,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import pytest
-import yaml
 
-from edaformer.data import IMAGENET_MEAN, IMAGENET_STD
 from edaformer.data.transforms import (
     AlignedResize,
     PhotoMetricDistortion,
@@ -84,7 +82,7 @@ def test_cat_max_crop_redraws_until_no_class_dominates():
 
 
 def test_cat_max_crop_of_small_image_keeps_it_whole():
-    op = seeded(RandomCropCatMax(64, 64))
+    op = seeded(RandomCropCatMax(64, 64, cat_max_ratio=0.75))
     image = np.arange(30 * 40 * 3, dtype=np.uint8).reshape(30, 40, 3)
     out = op(image=image, mask=np.zeros((30, 40), np.uint8))
     assert out["image"].shape == (30, 40, 3)
@@ -124,21 +122,6 @@ def test_build_pipeline_rejects_entries_that_are_not_transforms():
     with pytest.raises(TypeError, match=r"train_pipeline\[1\].*_target_"):
         build_pipeline([A.HorizontalFlip(), {"p": 0.5}], name="train_pipeline")
     assert isinstance(build_pipeline(None), A.Compose)
-
-
-@pytest.mark.parametrize("name", ["ade20k", "cityscapes", "coco_stuff", "custom", "demo", "imagenet"])
-def test_yaml_normalisation_matches_module_constants(name):
-    cfg = yaml.safe_load((CONF_DIR / "data" / f"{name}.yaml").read_text())
-    norms = [
-        op
-        for key in ("train_pipeline", "val_pipeline")
-        for op in cfg[key]
-        if op["_target_"].endswith("Normalize")
-    ]
-    assert len(norms) == 2
-    for op in norms:
-        assert tuple(op["mean"]) == IMAGENET_MEAN and tuple(op["std"]) == IMAGENET_STD
-        assert op["max_pixel_value"] == 1.0
 
 
 def test_ordered_starmap_keeps_order_in_processes_and_in_process():

@@ -1,4 +1,4 @@
-"""Fixtures for the visualisation tests: one small random EDAFormer-T, saved in our checkpoint format."""
+"""Fixtures for the visualisation tests: one small random EDAFormer-Mini, saved in our checkpoint format."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ NUM_CLASSES = 6
 @pytest.fixture(scope="session")
 def tiny_model():
     torch.manual_seed(0)
-    return create_model("edaformer_t", num_classes=NUM_CLASSES).eval()
+    return create_model("edaformer_mini", num_classes=NUM_CLASSES).eval()
 
 
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory, tiny_model) -> Path:
-    path = tmp_path_factory.mktemp("ckpt") / "edaformer_t_demo.pth"
-    save_model(tiny_model, path, "edaformer_t")
+    path = tmp_path_factory.mktemp("ckpt") / "edaformer_mini_demo.pth"
+    save_model(tiny_model, path, "edaformer_mini")
     return path
 
 

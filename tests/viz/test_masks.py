@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,33 @@ def test_legend_panel_is_appended_and_lists_present_classes():
     assert (
         add_legend(np.zeros((60, 60, 3), np.uint8), many).shape[0] == 60
     )  # overflow summarised, height kept
+
+
+def test_wandb_samples_colour_a_custom_dataset_as_predict(tmp_path):
+    """The W&B samples of training take the DataModule's palette: a custom dataset gets the colours that
+    edaformer-predict gives it (resolve_classes on the checkpoint's class names)."""
+    import torch
+    from lightning.pytorch.loggers import WandbLogger
+
+    from edaformer.data import CustomSegDataModule
+    from edaformer.evaluation import normalize, resolve_classes
+    from edaformer.lit import LogSegmentationSamples
+
+    names = ["background", "roof", "tree"]
+    dm = CustomSegDataModule(tmp_path, class_names=names)
+    trainer = SimpleNamespace(
+        loggers=[WandbLogger(offline=True, save_dir=tmp_path)], sanity_checking=False, datamodule=dm
+    )
+    module = SimpleNamespace(hparams=SimpleNamespace(num_classes=3))
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 12, 3), dtype=np.uint8)
+    mask, pred = torch.randint(0, 3, (1, 8, 12)), torch.randint(0, 3, (1, 8, 12))
+    callback = LogSegmentationSamples(num_samples=1)
+    callback.on_validation_epoch_start(trainer, module)
+    callback.on_validation_batch_end(
+        trainer, module, {"pred": pred}, {"image": normalize(rgb), "mask": mask}, 0
+    )
+    image, label_overlay, pred_overlay = callback._rows[0]
+    palette = resolve_classes(3, class_names=names).palette  # what edaformer-predict colours with
+    assert np.array_equal(image, rgb)
+    assert np.array_equal(label_overlay, overlay(rgb, mask[0].numpy(), palette))
+    assert np.array_equal(pred_overlay, overlay(rgb, pred[0].numpy(), palette))

@@ -1,11 +1,11 @@
-"""The figure commands as users run them (subprocesses; each costs a few seconds of imports)."""
+"""The figure commands as users run them: the command's ``main`` with its arguments, in this process (the console
+scripts themselves are run by tests/cli/test_commands.py), its exit status, stdout and stderr."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,29 +13,30 @@ from PIL import Image
 
 from edaformer.viz.tradeoff import load_result_rows, tradeoff_figure
 
-from ..conftest import REPO
+from ..conftest import run_main
 from .conftest import NUM_CLASSES, random_image
 
 pytestmark = pytest.mark.slow
 
 
-def run_script(name: str, *args: str, tmp_path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "EDAFORMER_LOG_DIR": str(tmp_path / "logs"),
-        "EDAFORMER_DATA": str(tmp_path / "data"),
-    }
-    return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / name), *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=240,
-    )
+@pytest.fixture
+def run_script(tmp_path, monkeypatch, capsys):
+    """``run_script("predict.py", *args)`` → ``(returncode, stdout, stderr)`` of ``edaformer-predict *args``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDAFORMER_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("EDAFORMER_DATA", str(tmp_path / "data"))
+
+    def run(name: str, *args: str) -> SimpleNamespace:
+        capsys.readouterr()
+        module = importlib.import_module(f"edaformer.cli.{name.removesuffix('.py')}")
+        status = run_main(module.main, *args)
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=status, stdout=out.out, stderr=out.err)
+
+    return run
 
 
-def test_predict_writes_label_color_overlay_and_reports_bad_files(tiny_ckpt, image_dir, tmp_path):
+def test_predict_writes_label_color_overlay_and_reports_bad_files(tiny_ckpt, image_dir, tmp_path, run_script):
     out = tmp_path / "pred"
     proc = run_script(
         "predict.py",
@@ -45,7 +46,6 @@ def test_predict_writes_label_color_overlay_and_reports_bad_files(tiny_ckpt, ima
         "test_scale=null",
         "isr=paper",
         "show_legend=true",
-        tmp_path=tmp_path,
     )
     assert proc.returncode == 1, proc.stderr  # one broken file: skipped, reported, non-zero exit
     assert "broken.png" in proc.stderr
@@ -59,14 +59,14 @@ def test_predict_writes_label_color_overlay_and_reports_bad_files(tiny_ckpt, ima
     assert summary["images"][0]["classes"]
 
 
-def test_predict_errors_are_one_line(tmp_path, image_dir):
-    proc = run_script("predict.py", "ckpt_path=missing.pth", f"inputs={image_dir}", tmp_path=tmp_path)
+def test_predict_errors_are_one_line(image_dir, run_script):
+    proc = run_script("predict.py", "ckpt_path=missing.pth", f"inputs={image_dir}")
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: ckpt_path does not exist")
-    proc = run_script("predict.py", "ckpt_path=x", "inputs=y", "isr=fast", tmp_path=tmp_path)
+    proc = run_script("predict.py", "ckpt_path=x", "inputs=y", "isr=fast")
     assert proc.returncode == 2 and "unknown isr 'fast'" in proc.stderr
 
 
-def test_visualize_attention_figure(tiny_ckpt, tmp_path):
+def test_visualize_attention_figure(tiny_ckpt, tmp_path, run_script):
     Image.fromarray(random_image(60, 90)).save(tmp_path / "scene.png")
     out = tmp_path / "att.png"
     proc = run_script(
@@ -78,7 +78,6 @@ def test_visualize_attention_figure(tiny_ckpt, tmp_path):
         "test_scale=null",
         "save_maps=true",
         "dpi=40",
-        tmp_path=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size[0] > 400
@@ -91,16 +90,15 @@ def test_visualize_attention_figure(tiny_ckpt, tmp_path):
         f"ckpt_path={tiny_ckpt}",
         f"image={tmp_path / 'scene.png'}",
         "point=[95,10]",
-        tmp_path=tmp_path,
     )
     assert proc.returncode == 2 and "outside the 90x60 image" in proc.stderr
-    proc = run_script("visualize_attention.py", "ckpt_path=x", "image=y", "point=95,10", tmp_path=tmp_path)
+    proc = run_script("visualize_attention.py", "ckpt_path=x", "image=y", "point=95,10")
     assert proc.returncode == 2 and proc.stderr.startswith(
         "error: Ambiguous value for argument 'point=95,10'"
     )
 
 
-def test_tradeoff_plot_from_sweep_results(tmp_path):
+def test_tradeoff_plot_from_sweep_results(tmp_path, run_script):
     rows = [
         ("train", "8,4,2,1-1,2,4", 5.65, 0.423),
         ("paper", "16,8,2,1-2,4,8", 4.75, 0.421),
@@ -128,9 +126,8 @@ def test_tradeoff_plot_from_sweep_results(tmp_path):
         "plot_isr_tradeoff.py",
         f"results={tmp_path / 'multirun'}",
         f"output={tmp_path / 't.png'}",
-        tmp_path=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "paper" in proc.stdout and (tmp_path / "t.png").is_file()
-    proc = run_script("plot_isr_tradeoff.py", f"results=[{tmp_path / 'empty'}]", tmp_path=tmp_path)
+    proc = run_script("plot_isr_tradeoff.py", f"results=[{tmp_path / 'empty'}]")
     assert proc.returncode == 2 and "no such file" in proc.stderr
