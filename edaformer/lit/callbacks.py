@@ -169,9 +169,11 @@ class LogSegmentationSamples(L.Callback):
             return
         pred = outputs["pred"][0].cpu().numpy()
         mask = batch["mask"][0].cpu().numpy()
+        original = batch["image"].dtype == torch.uint8  # multi-scale testing gets the original RGB image
         image = batch["image"][0:1].float()
         image = torch.nn.functional.interpolate(image, size=mask.shape, mode="bilinear", align_corners=False)
-        image = image[0].permute(1, 2, 0).cpu().numpy() * self.std + self.mean
+        image = image[0].permute(1, 2, 0).cpu().numpy()
+        image = image if original else image * self.std + self.mean
         image = np.clip(image, 0, 255).astype(np.uint8)
         palette = self.palette if self.palette is not None else default_palette(pl_module.hparams.num_classes)
         ignore = pl_module.hparams.get("ignore_index", 255)
