@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edaformer.evaluation.images import normalize
 from edaformer.evaluation.inference import (
     InferenceConfig,
     segment,
@@ -35,6 +38,18 @@ class PixelModel(nn.Module):
         return self.conv(x)
 
 
+def original_images(*shape: int, seed: int = 0) -> torch.Tensor:
+    """Random original RGB images ``uint8 [B, 3, H, W]``: what multi-scale/flip testing takes."""
+    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def normalized(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 ``[B, 3, H, W]`` (tensor) or one ``[H, W, 3]`` (array) → the normalised network input."""
+    if isinstance(images, np.ndarray):
+        return normalize(images)
+    return torch.cat([normalize(image.permute(1, 2, 0).numpy()) for image in images])
+
+
 def test_slide_equals_whole_for_a_per_pixel_model():
     model = PixelModel()
     images = torch.randn(2, 3, 100, 130)
@@ -54,11 +69,11 @@ def test_slide_smaller_image_than_crop_is_one_window():
 
 def test_out_size_and_flip_tta():
     model = PixelModel()
-    images = torch.randn(1, 3, 64, 64)
-    logits = segment(model, images, 4, InferenceConfig(), out_size=(32, 48))
+    images = original_images(1, 3, 64, 64)
+    logits = segment(model, normalized(images), 4, InferenceConfig(), out_size=(32, 48))
     assert logits.shape == (1, 4, 32, 48)
     probs = segment(model, images, 4, InferenceConfig(flip=True))
-    torch.testing.assert_close(probs, model(images).softmax(1))  # per-pixel: flip is exact
+    torch.testing.assert_close(probs, model(normalized(images)).softmax(1))  # per-pixel: flip is exact
     ms = segment(model, images, 4, InferenceConfig(scales=(0.5, 1.0, 1.5), flip=True), out_size=(64, 64))
     assert ms.shape == (1, 4, 64, 64)
     torch.testing.assert_close(ms.sum(1), torch.ones(1, 64, 64))
@@ -86,25 +101,28 @@ def test_out_size_and_flip_tta():
 def test_multi_scale_sizes_are_the_authors(size, test_scale, scales, expected):
     model = PixelModel()
     config = InferenceConfig(scales=scales, flip=True, test_scale=test_scale)
-    images = torch.randn(1, 3, *size)
+    images = original_images(1, 3, *size)
     probs = segment(model, images, 4, config)
     assert model.calls == [s for s in expected for _ in (0, 1)]  # each size twice: identity and flip
     assert probs.shape == (1, 4, *size)
 
 
 def test_multi_scale_resizes_the_original_in_two_steps_as_the_authors():
-    """Keep-ratio rescale (512x683 → 448x598), then the aligned resize (→ 448x608), both bilinear."""
+    """Keep-ratio rescale of the uint8 image (512x683 → 448x598), then the aligned resize (→ 448x608), both OpenCV
+    bilinear, then the normalisation."""
     seen: list[torch.Tensor] = []
 
     def model(x: torch.Tensor) -> torch.Tensor:
         seen.append(x)
         return x[:, :2]
 
-    images = torch.randn(1, 3, 512, 683)
+    images = original_images(1, 3, 512, 683)
+    with pytest.raises(TypeError, match="uint8"):
+        segment(model, normalized(images), 2, InferenceConfig(scales=(0.875,)))
     segment(model, images, 2, InferenceConfig(scales=(0.875,), test_scale=(2048, 512)))
-    step = torch.nn.functional.interpolate(images, size=(448, 598), mode="bilinear", align_corners=False)
-    expected = torch.nn.functional.interpolate(step, size=(448, 608), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(seen[0], expected, rtol=0, atol=0)
+    step = cv2.resize(images[0].permute(1, 2, 0).numpy(), (598, 448), interpolation=cv2.INTER_LINEAR)
+    expected = cv2.resize(step, (608, 448), interpolation=cv2.INTER_LINEAR)
+    torch.testing.assert_close(seen[0], normalized(expected), rtol=0, atol=0)
 
 
 def _interpolate(x: torch.Tensor, size) -> torch.Tensor:
@@ -112,7 +130,8 @@ def _interpolate(x: torch.Tensor, size) -> torch.Tensor:
 
 
 def reference_scores(model, images, num_classes, config, out_size):
-    """The straightforward dense computation every mode must reproduce (full-resolution tensors throughout)."""
+    """The straightforward dense computation every mode must reproduce (full-resolution tensors throughout);
+    ``images`` are normalised, or the original uint8 images under TTA."""
 
     def single(x, target):
         if config.mode == "whole":
@@ -129,8 +148,11 @@ def reference_scores(model, images, num_classes, config, out_size):
     probs, passes = 0, 0
     for scale in config.scales:
         rescaled, aligned = config.scaled_sizes(images.shape[2], images.shape[3], scale)
-        x = _interpolate(images, rescaled)
-        x = x if tuple(aligned) == tuple(rescaled) else _interpolate(x, aligned)
+        inputs = []
+        for image in images.permute(0, 2, 3, 1).numpy():
+            image = cv2.resize(image, rescaled[::-1], interpolation=cv2.INTER_LINEAR)
+            inputs.append(normalized(cv2.resize(image, aligned[::-1], interpolation=cv2.INTER_LINEAR)))
+        x = torch.cat(inputs)
         for flip in (False, True) if config.flip else (False,):
             logits = single(x.flip(-1) if flip else x, out_size)
             probs = probs + (logits.flip(-1) if flip else logits).softmax(1)
@@ -151,7 +173,8 @@ def reference_scores(model, images, num_classes, config, out_size):
 def test_labels_without_full_resolution_scores_match_the_dense_argmax(classes, config):
     torch.manual_seed(0)
     model = create_model("edaformer_mini", num_classes=classes).eval()
-    images = torch.randn(1, 3, 67, 97)
+    images = original_images(1, 3, 67, 97)
+    images = images if config.tta else normalized(images)
     for out_size in (None, (61, 103)):
         with torch.no_grad():
             expected = reference_scores(model, images, classes, config, out_size or images.shape[-2:])
@@ -165,7 +188,7 @@ def test_labels_without_full_resolution_scores_match_the_dense_argmax(classes, c
 
 def test_labels_of_a_model_without_low_resolution_output():
     model = PixelModel()
-    images = torch.randn(2, 3, 50, 70)
+    images = original_images(2, 3, 50, 70)
     config = InferenceConfig(mode="slide", crop_size=32, stride=24, flip=True)
     expected = reference_scores(model, images, 4, config, (45, 77)).argmax(1)
     assert torch.equal(segment_labels(model, images, config, out_size=(45, 77)), expected)
@@ -199,10 +222,11 @@ def test_score_maps_report_a_non_finite_window_or_pass():
         out[1:, :, 0, 0] = float("nan")  # the second image of every window / pass
         return out
 
-    images = torch.randn(2, 3, 50, 70)
+    images = original_images(2, 3, 50, 70)
     for config in (
         InferenceConfig(),
         InferenceConfig(mode="slide", crop_size=32, stride=24),
         InferenceConfig(scales=(0.5, 1.0), flip=True),
     ):
-        assert segment_scores(model, images, config, out_size=(45, 77)).finite().tolist() == [True, False]
+        inputs = images if config.tta else normalized(images)
+        assert segment_scores(model, inputs, config, out_size=(45, 77)).finite().tolist() == [True, False]

@@ -6,7 +6,8 @@ Batches:
     val/test: ``{"image": float32 [B, 3, h32, w32], "mask": int64 [B, H0, W0], "path": list[str]}``: the
     image is resized by the val pipeline (sides multiples of 32) while the mask keeps the original
     resolution, because metrics are computed there (upsample the logits to the mask size). With ``tta`` the
-    image keeps its original size too (``h32, w32 = H0, W0``): multi-scale testing resizes it once per ratio.
+    image is the original one, RGB ``uint8 [B, 3, H0, W0]``: multi-scale testing resizes and normalises it once
+    per ratio, as the authors' ``MultiScaleFlipAug``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
+def _imagenet_normalize(op: A.Normalize) -> bool:
+    """Whether ``op`` normalises with :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD` (0-255 scale)."""
+    scale = float(op.max_pixel_value or 1.0)
+    return np.allclose(np.asarray(op.mean, float) * scale, IMAGENET_MEAN) and np.allclose(
+        np.asarray(op.std, float) * scale, IMAGENET_STD
+    )
+
+
 class SeededTransform:
     """Holds an ``A.Compose`` and (re)seeds it once per process from ``torch.initial_seed()``.
 
@@ -103,6 +112,8 @@ class SegmentationDataset(Dataset):
         pipeline: albumentations ops. In ``train`` mode they receive image and mask; otherwise only the
             image (the returned mask is the original-size label).
         train: selects the output format (see module docstring).
+        original_image: evaluation only: the image stays RGB ``uint8`` (the pipeline must not normalise it),
+            as multi-scale testing needs.
     """
 
     def __init__(
@@ -111,10 +122,12 @@ class SegmentationDataset(Dataset):
         label_map: LabelMap,
         pipeline: Sequence[A.BasicTransform] | None,
         train: bool,
+        original_image: bool = False,
     ):
         self.pairs = list(pairs)
         self.label_map = label_map
         self.train = train
+        self.original_image = original_image and not train
         self.transform = SeededTransform(build_pipeline(pipeline), salt=0 if train else 1)
 
     def __len__(self) -> int:
@@ -142,8 +155,12 @@ class SegmentationDataset(Dataset):
                 "path": str(self.pairs[index][0]),
             }
         out = self.transform(image=image)
+        if self.original_image:
+            chw = torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1)))
+        else:
+            chw = to_chw_tensor(out["image"])
         return {
-            "image": to_chw_tensor(out["image"]),
+            "image": chw,
             "mask": torch.from_numpy(mask.astype(np.int64)),
             "path": str(self.pairs[index][0]),
         }
@@ -173,9 +190,10 @@ class SegmentationDataModule(L.LightningDataModule):
         num_workers: loader processes; 0 loads in the main process.
         pin_memory / persistent_workers: passed to the DataLoaders.
         train_split / val_split / test_split: split folder names.
-        tta: multi-scale/flip testing: validation/test images skip the val pipeline's :class:`AlignedResize`
-            and come at their original size, because the inference resizes the original image for every
-            ratio, as the authors' ``MultiScaleFlipAug`` (see :class:`~edaformer.evaluation.InferenceConfig`).
+        tta: multi-scale/flip testing: validation/test images skip the val pipeline's :class:`AlignedResize` and
+            ``Normalize`` and come as the original RGB ``uint8`` image, because the inference resizes and
+            normalises it for every ratio, as the authors' ``MultiScaleFlipAug`` (see
+            :class:`~edaformer.evaluation.InferenceConfig`).
 
     Attributes:
         num_classes, class_names, palette: training classes (index = train id).
@@ -301,13 +319,22 @@ class SegmentationDataModule(L.LightningDataModule):
             raise DatasetError(message)
         train = role == "train"
         pipeline = self.train_pipeline if train else self.eval_pipeline()
-        return SegmentationDataset(pairs, self.label_map, pipeline, train=train)
+        return SegmentationDataset(pairs, self.label_map, pipeline, train=train, original_image=self.tta)
 
     def eval_pipeline(self) -> list[A.BasicTransform]:
-        """The validation/test ops: ``val_pipeline``, without its :class:`AlignedResize` when ``tta``."""
+        """The validation/test ops: ``val_pipeline``, without its :class:`AlignedResize` and ``Normalize`` when
+        ``tta`` (the inference normalises each resized image with the ImageNet mean/std, so a ``Normalize`` with
+        other values is refused)."""
         if not self.tta:
             return self.val_pipeline
-        return [op for op in self.val_pipeline if not isinstance(op, AlignedResize)]
+        for i, op in enumerate(self.val_pipeline):
+            if isinstance(op, A.Normalize) and not _imagenet_normalize(op):
+                raise DatasetError(
+                    f"val_pipeline[{i}]: Normalize(mean={op.mean}, std={op.std}, max_pixel_value="
+                    f"{op.max_pixel_value}) with tta=true; multi-scale testing normalises with the ImageNet "
+                    f"mean {list(IMAGENET_MEAN)} and std {list(IMAGENET_STD)} on the 0-255 scale"
+                )
+        return [op for op in self.val_pipeline if not isinstance(op, (AlignedResize, A.Normalize))]
 
     # --------------------------------------------------------------------------------------- lightning
     def setup(self, stage: str | None = None) -> None:

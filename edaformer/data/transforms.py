@@ -34,6 +34,7 @@ __all__ = [
     "PhotoMetricDistortion",
     "RandomCropCatMax",
     "RandomRescale",
+    "aligned_rescale",
     "aligned_rescale_sizes",
     "build_pipeline",
     "rescale_size",
@@ -76,6 +77,25 @@ def aligned_rescale_sizes(
     h, w = rescale_size(height, width, bound)
     d = int(size_divisor)
     return (h, w), (math.ceil(h / d) * d, math.ceil(w / d) * d)
+
+
+def aligned_rescale(
+    image: np.ndarray,
+    scale: Sequence[float],
+    size_divisor: int = 32,
+    ratio: float = 1.0,
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """The authors' test-time resize of an original image ``[H, W, ...]`` (RGB ``uint8`` or a mask).
+
+    Two OpenCV resizes, as their ``AlignedResize``: the keep-ratio rescale into the ratio's bound, then the
+    resize of *that* result to sides rounded up to multiples of ``size_divisor`` (sizes from
+    :func:`aligned_rescale_sizes`). On ``uint8`` the first resize rounds to integers, so one direct resize to
+    the final size gives different pixels whenever the first step changes the size. A resize to the same size
+    is skipped (OpenCV returns a copy then).
+    """
+    (h, w), (aligned_h, aligned_w) = aligned_rescale_sizes(*image.shape[:2], scale, size_divisor, ratio)
+    return _resize(_resize(image, h, w, interpolation), aligned_h, aligned_w, interpolation)
 
 
 def _resize(array: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
@@ -134,14 +154,14 @@ class RandomRescale(_ResizeTransform):
         return ("scale", "ratio_range", "interpolation")
 
 
-class AlignedResize(_ResizeTransform):
+class AlignedResize(A.DualTransform):
     """Test-time resize: keep-ratio to ``scale``, then each side rounded **up** to a multiple of ``size_divisor``.
 
-    The authors' ``AlignedResize`` (SegFormer code base) resizes twice (keep-ratio, then aligned); this op goes
-    to the same size in a single resize. An ADE20K image of 512×683 with scale (2048, 512) becomes 512×704.
-    Masks (when given) use nearest neighbour; the validation datasets pass only the image, so labels stay at
-    their original resolution. Multi-scale testing does not use this op: the inference resizes the original
-    image for each ratio (:func:`aligned_rescale_sizes`).
+    Two resizes as the authors' ``AlignedResize`` (SegFormer code base), see :func:`aligned_rescale`: an ADE20K
+    image of 480×640 with scale (2048, 512) is rescaled to 512×683, then resized to 512×704. Masks (when given)
+    take the same two steps with nearest neighbour; the validation datasets pass only the image, so labels stay
+    at their original resolution. Multi-scale testing does not use this op: the inference resizes the original
+    image for each ratio with :func:`aligned_rescale`.
 
     Args:
         scale: ``(long_edge, short_edge)`` bounds (the recipe's test scale).
@@ -167,9 +187,11 @@ class AlignedResize(_ResizeTransform):
         """``(height, width)`` this op produces for an input of the given size."""
         return aligned_rescale_sizes(height, width, self.scale, self.size_divisor)[1]
 
-    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        new_height, new_width = self.output_size(*params["shape"][:2])
-        return {"new_height": new_height, "new_width": new_width}
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        return aligned_rescale(img, self.scale, self.size_divisor, interpolation=self.interpolation)
+
+    def apply_to_mask(self, mask: np.ndarray, **params: Any) -> np.ndarray:
+        return aligned_rescale(mask, self.scale, self.size_divisor, interpolation=cv2.INTER_NEAREST)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("scale", "size_divisor", "interpolation")
@@ -246,12 +268,13 @@ class RandomCropCatMax(A.DualTransform):
 class PhotoMetricDistortion(A.ImageOnlyTransform):
     """mmseg ``PhotoMetricDistortion`` on RGB ``uint8`` images; each step has probability 0.5.
 
-    Order: brightness (add ``U(-brightness_delta, +brightness_delta)``); contrast (multiply by
-    ``U(contrast_range)``) either here or last, at random; saturation (multiply S of HSV by
-    ``U(saturation_range)``); hue (add an integer in ``[-hue_delta, hue_delta]`` to H, OpenCV units 0-180,
-    wrapping). Values are clipped to 0-255 and truncated after each step, as in the authors' code.
-    Brightness and contrast are applied through a 256-entry lookup table, which is why this op costs about
-    as much as one colour conversion.
+    Order and draws as the authors' code: brightness (add ``U(-brightness_delta, +brightness_delta)``); contrast
+    (multiply by ``U(contrast_range)``) either here or last, at random; saturation (multiply S of HSV by
+    ``U(saturation_range)``); hue (add an integer in ``[-hue_delta, hue_delta - 1]`` to H, OpenCV units 0-180,
+    wrapping: NumPy's ``randint`` excludes the upper end). Saturation and hue are two separate RGB → HSV → RGB
+    round trips, each of which rounds, as in the authors' code. Values are clipped to 0-255 and truncated after
+    each step. Brightness and contrast are applied through a 256-entry lookup table, which is why this op costs
+    about as much as one colour conversion.
     """
 
     def __init__(
@@ -263,6 +286,10 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
         p: float = 1.0,
     ):
         super().__init__(p=p)
+        if hue_delta < 1:
+            raise ValueError(
+                f"hue_delta must be >= 1 (a hue shift in [-hue_delta, hue_delta - 1]), got {hue_delta}"
+            )
         self.brightness_delta = int(brightness_delta)
         self.contrast_range = tuple(float(c) for c in contrast_range)
         self.saturation_range = tuple(float(s) for s in saturation_range)
@@ -270,11 +297,17 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
 
     def get_params(self) -> dict[str, Any]:
         rnd = self.py_random
-        beta = rnd.uniform(-self.brightness_delta, self.brightness_delta) if rnd.random() < 0.5 else None
+
+        def maybe(draw: Any) -> Any:
+            return draw() if rnd.random() < 0.5 else None
+
+        beta = maybe(lambda: rnd.uniform(-self.brightness_delta, self.brightness_delta))
         contrast_first = rnd.random() < 0.5
-        alpha = rnd.uniform(*self.contrast_range) if rnd.random() < 0.5 else None
-        saturation = rnd.uniform(*self.saturation_range) if rnd.random() < 0.5 else None
-        hue = rnd.randint(-self.hue_delta, self.hue_delta) if rnd.random() < 0.5 else None
+        alpha = maybe(lambda: rnd.uniform(*self.contrast_range)) if contrast_first else None
+        saturation = maybe(lambda: rnd.uniform(*self.saturation_range))
+        hue = maybe(lambda: rnd.randrange(-self.hue_delta, self.hue_delta))
+        if not contrast_first:
+            alpha = maybe(lambda: rnd.uniform(*self.contrast_range))
         return {
             "beta": beta,
             "alpha": alpha,
@@ -286,6 +319,13 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
     @staticmethod
     def _affine_lut(alpha: float, beta: float) -> np.ndarray:
         return np.clip(np.arange(256, dtype=np.float32) * alpha + beta, 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _in_hsv(img: np.ndarray, channel: int, change: Any) -> np.ndarray:
+        """One RGB → HSV → RGB round trip that replaces ``channel`` of HSV by ``change(channel values)``."""
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+        hsv[..., channel] = change(hsv[..., channel])
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
     def apply(
         self,
@@ -306,13 +346,10 @@ class PhotoMetricDistortion(A.ImageOnlyTransform):
             img = cv2.LUT(img, self._affine_lut(1.0, beta))
         if alpha is not None and contrast_first:
             img = cv2.LUT(img, self._affine_lut(alpha, 0.0))
-        if saturation is not None or hue is not None:
-            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
-            if saturation is not None:
-                hsv[..., 1] = cv2.LUT(hsv[..., 1], self._affine_lut(saturation, 0.0))
-            if hue is not None:
-                hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + hue) % 180).astype(np.uint8)
-            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        if saturation is not None:
+            img = self._in_hsv(img, 1, lambda s: cv2.LUT(s, self._affine_lut(saturation, 0.0)))
+        if hue is not None:
+            img = self._in_hsv(img, 0, lambda h: ((h.astype(np.int16) + hue) % 180).astype(np.uint8))
         if alpha is not None and not contrast_first:
             img = cv2.LUT(img, self._affine_lut(alpha, 0.0))
         return img

@@ -14,9 +14,11 @@ Single-scale modes give logits; multi-scale + flip averages softmax probabilitie
 MMSeg's ``aug_test`` does. The values are those of the straightforward dense computation (``model(x)``, then
 ``F.interpolate`` to ``out_size``), so the labels equal ``argmax(dim=1)`` of the dense scores.
 
-Input sizes: single-scale modes take the network input as it is (the datasets and :class:`Segmenter` resize it
-with the test recipe's ``AlignedResize`` beforehand). Multi-scale testing takes the *original* image and resizes it
-for each ratio exactly as the authors do (see :attr:`InferenceConfig.test_scale`).
+Input: single-scale modes take the normalised network input as it is (the datasets and :class:`Segmenter` resize
+it with the test recipe's ``AlignedResize`` beforehand). Multi-scale testing takes the *original* image, RGB
+``uint8``, and for each ratio resizes and normalises it exactly as the authors' ``MultiScaleFlipAug`` does (see
+:attr:`InferenceConfig.test_scale`). Logits reach ``out_size`` as MMSeg's ``whole_inference`` /
+``slide_inference`` bring them to the original size: upsampled to the network input first, then resized.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..data.transforms import aligned_rescale_sizes
-from ..models.layers import resize
+from ..data.transforms import aligned_rescale, aligned_rescale_sizes
 from ..models.upsampled_argmax import DenseScores, ScoreMap, argmax_labels, resize_scores
+from .images import normalize
 
 InferenceMode = Literal["whole", "slide"]
 
@@ -80,8 +83,16 @@ class InferenceConfig:
 
     def scaled_sizes(self, height: int, width: int, ratio: float) -> tuple[tuple[int, int], tuple[int, int]]:
         """``(keep-ratio size, network input size)`` of an original ``height × width`` image at ``ratio``."""
-        scale = self.test_scale or (max(height, width), min(height, width))
-        return aligned_rescale_sizes(height, width, scale, self.size_divisor, ratio)
+        return aligned_rescale_sizes(height, width, self._bound(height, width), self.size_divisor, ratio)
+
+    def rescale(self, image: np.ndarray, ratio: float) -> np.ndarray:
+        """An original RGB ``uint8 [H, W, 3]`` image resized for ``ratio`` (two OpenCV bilinear resizes, see
+        :func:`~edaformer.data.transforms.aligned_rescale`), still ``uint8``, at :meth:`scaled_sizes`'s input size."""
+        height, width = image.shape[:2]
+        return aligned_rescale(image, self._bound(height, width), self.size_divisor, ratio)
+
+    def _bound(self, height: int, width: int) -> tuple[int, int]:
+        return self.test_scale or (max(height, width), min(height, width))
 
 
 def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
@@ -226,17 +237,24 @@ def multi_scale_flip_scores(
 ) -> ScoreMap:
     """Softmax probabilities averaged over ``config.scales`` × (identity, horizontal flip if ``config.flip``).
 
-    ``images[B, 3, H, W]`` are the *original* images (normalised, not resized). For each ratio they are resized
-    bilinearly, as the authors' pipeline does, first to the keep-ratio size and then to the aligned network input
-    (:meth:`InferenceConfig.scaled_sizes`; e.g. 512×683 at 0.875 → 448×598 → 448×608). The probabilities are
-    returned at ``out_size`` (default ``(H, W)``). Each pass keeps only its low-resolution logits.
+    ``images`` are the *original* images, RGB ``uint8 [B, 3, H, W]`` (neither resized nor normalised), the
+    decoded images the authors' ``MultiScaleFlipAug`` starts from. For each ratio every image is resized as
+    uint8 with two OpenCV bilinear resizes (:meth:`InferenceConfig.rescale`; e.g. 512×683 at 0.875 → 448×598 →
+    448×608), then normalised with the ImageNet mean/std; the flipped pass mirrors that input. The probabilities
+    are returned at ``out_size`` (default ``(H, W)``), summed in MMSeg ``aug_test``'s order. Each pass keeps only
+    its low-resolution logits.
     """
+    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+        raise TypeError(
+            "multi-scale/flip testing resizes the original image for every ratio and expects it as RGB uint8 "
+            f"[B, 3, H, W] (not normalised), got {images.dtype} {tuple(images.shape)}"
+        )
     height, width = images.shape[-2:]
     target = tuple(out_size) if out_size is not None else (height, width)
+    originals = images.permute(0, 2, 3, 1).cpu().numpy()
     passes = []
     for scale in config.scales:
-        rescaled, aligned = config.scaled_sizes(height, width, scale)
-        scaled = resize(resize(images, rescaled), aligned)
+        scaled = torch.cat([normalize(config.rescale(image, scale)) for image in originals]).to(images.device)
         for flip in (False, True) if config.flip else (False,):
             inp = scaled.flip(-1) if flip else scaled
             passes.append((single_scale_scores(model, inp, config, target), flip))
@@ -252,7 +270,8 @@ def segment_scores(
 ) -> ScoreMap:
     """Class scores ``[B, K, H, W]`` following ``config`` (default: whole image; TTA when it asks for scales/flip).
 
-    ``images`` are the network input for single-scale modes, the original images when ``config.tta``.
+    ``images`` are the normalised network input for single-scale modes, the original RGB ``uint8`` images when
+    ``config.tta``.
     """
     config = config or InferenceConfig()
     if config.tta:

@@ -19,7 +19,7 @@ from torch import nn
 from ..checkpoints import CheckpointInfo, load_model
 from ..data.benchmarks import BENCHMARKS
 from ..data.classes import class_list_names, default_palette, load_classes
-from ..data.transforms import AlignedResize
+from ..data.transforms import AlignedResize, aligned_rescale
 from ..devices import resolve_device
 from ..models import ISRLike
 from .acceleration import accelerate
@@ -190,14 +190,18 @@ class Segmenter:
         return max(h, self.size_divisor), max(w, self.size_divisor)
 
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """RGB ``uint8 [H, W, 3]`` → normalised ``[1, 3, h, w]`` on the model's device: at :meth:`input_size`, or
-        at the image's own size under multi-scale/flip TTA (the inference resizes it per ratio)."""
+        """RGB ``uint8 [H, W, 3]`` → normalised ``[1, 3, h, w]`` on the model's device at :meth:`input_size` (with a
+        test scale: the keep-ratio rescale and the aligned resize, two resizes as the authors'); under
+        multi-scale/flip TTA the image itself, ``uint8 [1, 3, H, W]`` (the inference resizes it per ratio)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
-        if not self.inference.tta:
-            h, w = self.input_size(*image.shape[:2])
-            if (h, w) != image.shape[:2]:
-                image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+        if self.inference.tta:
+            return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
+        h, w = self.input_size(*image.shape[:2])
+        if self.test_scale is not None:
+            image = aligned_rescale(image, self.test_scale, self.size_divisor)
+        if (h, w) != image.shape[:2]:
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
         return normalize(image).to(self.device)
 
     @torch.no_grad()

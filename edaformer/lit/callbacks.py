@@ -161,8 +161,13 @@ class LogSegmentationSamples(L.Callback):
             return
         pred = outputs["pred"][0].cpu().numpy()
         mask = batch["mask"][0].cpu().numpy()
+        original = batch["image"].dtype == torch.uint8  # multi-scale testing gets the original RGB image
         image = batch["image"][0:1].float()
-        image = denormalize(F.interpolate(image, size=mask.shape, mode="bilinear", align_corners=False))
+        image = F.interpolate(image, size=mask.shape, mode="bilinear", align_corners=False)
+        if original:
+            image = image[0].permute(1, 2, 0).clamp(0, 255).round().byte().cpu().numpy()
+        else:
+            image = denormalize(image)
         palette = self._palette(trainer, pl_module)
         self._rows.append([image, overlay(image, mask, palette), overlay(image, pred, palette)])
 

@@ -176,7 +176,9 @@ def test_tta_needs_the_original_image():
     batch = {"image": torch.randn(1, 3, 64, 96), "mask": torch.zeros(1, 50, 70, dtype=torch.long)}
     with pytest.raises(ValueError, match="build the DataModule with tta=True"):
         module.validation_step(batch, 0)
-    batch["image"] = torch.randn(1, 3, 50, 70)  # the original size: resized per ratio inside
+    batch["image"] = torch.randint(
+        0, 256, (1, 3, 50, 70), dtype=torch.uint8
+    )  # the original: resized per ratio
     assert module.validation_step(batch, 0)["pred"].shape == (1, 50, 70)
 
 
