@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from edaformer.data import ADE20KDataModule
 from edaformer.data.io import DatasetError, read_image
 from edaformer.data.transforms import AlignedResize, RandomRescale, aligned_rescale, build_pipeline
 from edaformer.evaluation.inference import InferenceConfig, segment_labels, segment_scores
@@ -145,6 +146,7 @@ def test_validation_batches_are_the_authors_inputs(ade_root):
 
 
 def test_tta_refuses_a_normalisation_the_inference_does_not_apply(ade_root):
-    dm = compose_data("ade20k", ade_root, "data.tta=true", "data.val_pipeline.1.mean=[0.5,0.5,0.5]")
+    other = A.Normalize(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    dm = ADE20KDataModule(root=ade_root, tta=True, val_pipeline=[AlignedResize(scale=(2048, 512)), other])
     with pytest.raises(DatasetError, match="val_pipeline"):
         dm.dataset("val")
