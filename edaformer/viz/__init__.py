@@ -27,7 +27,7 @@ from .masks import (
     sample_panel,
 )
 from .pca import PCABasis, fit_pca, pca_image
-from .tradeoff import load_result_rows, tradeoff_figure
+from .tradeoff import tradeoff_figure
 
 __all__ = [
     "AttentionMap",
@@ -45,7 +45,6 @@ __all__ = [
     "efa_layers",
     "fit_pca",
     "legend_entries",
-    "load_result_rows",
     "overlay",
     "palette_array",
     "pca_image",
