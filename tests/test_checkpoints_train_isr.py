@@ -39,9 +39,7 @@ def test_ours_records_and_restores_train_isr(aggressive_net, tmp_path):
 
 @pytest.mark.slow
 def test_lightning_checkpoint_records_and_restores_train_isr(aggressive_net, tmp_path):
-    module = SegmentationModule(
-        aggressive_net, None, None, "edaformer_t", 5, isr="own", train_isr="aggressive"
-    )
+    module = SegmentationModule(aggressive_net, None, None, isr="own")
     assert module.hparams.train_isr == "16,8,4,2-2,4,8"
     assert module.val_isr == AGGRESSIVE  # validation at the model's own ratios
     torch.save(lightning_checkpoint(module), tmp_path / "run.ckpt")
@@ -63,14 +61,9 @@ def test_files_without_the_record_and_official_files_are_standard(tmp_path):
 
 
 @pytest.mark.slow
-def test_module_checks_the_network_against_model_train_isr(aggressive_net):
-    with pytest.raises(ValueError, match="built at 8,4,2,1-1,2,4"):
-        SegmentationModule(create_model("edaformer_t", num_classes=5), None, None, "edaformer_t", 5,
-                           train_isr="aggressive")  # fmt: skip
+def test_module_takes_one_start_of_the_weights(aggressive_net):
     with pytest.raises(ValueError, match="give one of them"):
-        SegmentationModule(
-            aggressive_net, None, None, "edaformer_t", 5, pretrained="a.pth", init_from="b.ckpt"
-        )
+        SegmentationModule(aggressive_net, None, None, pretrained="a.pth", init_from="b.ckpt")
 
 
 @pytest.mark.slow
@@ -79,7 +72,7 @@ def test_load_weights_starts_from_any_kind_whatever_its_ratios(aggressive_net, t
     torch.manual_seed(1)
     standard = create_model("edaformer_t", num_classes=5)
     save_model(standard, tmp_path / "standard.pt", "edaformer_t")
-    module = SegmentationModule(standard, None, None, "edaformer_t", 5)
+    module = SegmentationModule(standard, None, None)
     torch.save(lightning_checkpoint(module), tmp_path / "standard.ckpt")
     for path in (tmp_path / "standard.pt", tmp_path / "standard.ckpt"):
         target = create_model("edaformer_t", num_classes=5, train_isr="aggressive")

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from edaformer.cli.utils import CONF_DIR
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from edaformer.cli.isr_table import main as isr_table_main
-from edaformer.cli.utils import CONF_DIR
 from edaformer.data.demo import DEMO_CLASSES, DEMO_PALETTE
 from edaformer.models import create_model
 from tests.conftest import run_main
