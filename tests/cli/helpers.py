@@ -20,13 +20,15 @@ QUIET = [
 
 
 def tiny(data_dir: Path, run_dir: Path, steps: int = 4) -> list[str]:
-    """Overrides for a seconds-long run: EDAFormer-Mini on 16 demo images of ~140x160, 64x64 crops, batch 4."""
+    """Overrides for a seconds-long run: EDAFormer-Mini on 16 demo images of ~140x160, 64x64 crops, batch 4,
+    validation images resized to a short side of 64."""
     return [
         *MINI,
         f"paths.data_dir={data_dir}",
         f"hydra.run.dir={run_dir}",
         "data.num_train=16",
         "data.num_val=4",
+        "data.test_scale=[96,64]",
         "data.crop_size=[64,64]",
         "data.batch_size=4",
         "data.num_workers=0",
@@ -47,6 +49,7 @@ def tiny_eval(data_dir: Path) -> list[str]:
         f"paths.data_dir={data_dir}",
         "data.num_train=16",
         "data.num_val=4",
+        "data.test_scale=[96,64]",
         "data.num_workers=0",
         "data.persistent_workers=false",
         "trainer.accelerator=cpu",
