@@ -137,12 +137,8 @@ def test_predict_cli_bf16_matches_fp32_labels(tmp_path, tiny_ckpt):  # noqa: F81
 @pytest.mark.parametrize(
     ("main", "args", "message"),
     [
-        (
-            predict_main,
-            ["ckpt_path=x", "inputs=y", "precision=fp16"],
-            "precision=fp16: expected one of fp32, bf16",
-        ),
-        (predict_main, ["ckpt_path=x", "inputs=y", "compile=yes"], "compile=yes: expected true or false"),
+        (predict_main, ["ckpt_path=x", "inputs=y", "precision=fp16"], "precision=fp16"),
+        (predict_main, ["ckpt_path=x", "inputs=y", "compile=maybe"], "compile=maybe"),
         (
             export_main,
             ["formats=[onnx,torchscript]", "precision=bf16"],
@@ -154,7 +150,7 @@ def test_predict_cli_bf16_matches_fp32_labels(tmp_path, tiny_ckpt):  # noqa: F81
 def test_bad_options_are_one_line_errors(main, args, message, tmp_path, capsys):
     assert run_main(main, *args, f"hydra.run.dir={tmp_path}") == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {message}") and "\n" not in err
+    assert err.startswith("error: ") and message in err and "\n" not in err
 
 
 @pytest.mark.slow

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.benchmark import benchmark
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.benchmark import benchmark
+
     run = benchmark(cfg)
     print(run.header + "\n\n" + run.table)
     print(f"\nwrote {run.files[0]} and {run.files[1].name}")

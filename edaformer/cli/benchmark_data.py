@@ -7,11 +7,12 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from ..workflows.datasets import pipeline_speed
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.datasets import pipeline_speed
+
     dm, speed = pipeline_speed(cfg)
     print(f"{type(dm).__name__} at {dm.root}: {speed.images} train images, batch {speed.batch_size}, "
           f"torch threads {torch.get_num_threads()}")  # fmt: skip

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.datasets import browse_dataset
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.datasets import browse_dataset
+
     dm, files = browse_dataset(cfg)
     print(f"{len(files) - 1} {cfg.split} samples of {type(dm).__name__} ({dm.root}) after the {cfg.split} "
           f"pipeline: {cfg.output_dir}")  # fmt: skip

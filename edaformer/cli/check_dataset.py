@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import sys
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from ..data.check import check_datamodule, format_report
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from hydra.utils import instantiate
+
+    from ..data.check import check_datamodule, format_report
+
     dm = instantiate(cfg.data)
     reports = check_datamodule(dm, roles=[str(s) for s in cfg.splits], progress=sys.stderr.isatty())
     print(format_report(dm, reports, max_listed=int(cfg.max_listed)))

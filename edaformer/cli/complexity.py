@@ -8,11 +8,12 @@ import sys
 
 from omegaconf import DictConfig
 
-from ..workflows.complexity import complexity, paper_tables
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.complexity import complexity, paper_tables
+
     if not cfg.table:
         print(complexity(cfg))
         return

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.convert import convert_official
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.convert import convert_official
+
     done = convert_official(str(cfg.ckpt_path), str(cfg.output), str(cfg.format), bool(cfg.overwrite))
     print(
         f"{cfg.ckpt_path}: {done.model_name}, {done.num_classes} classes; {done.tensors} tensors mapped, all filled"

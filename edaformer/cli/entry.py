@@ -14,6 +14,9 @@ What is a mistake of the user:
   that is missing or does not resolve, and a config node that cannot be instantiated.
 Anything else is a bug and keeps its traceback; ``HYDRA_FULL_ERROR=1`` shows Hydra's full traces for the
 arguments too.
+
+A command module holds its task (call the library, print what it produced) and ``main``; it imports the library
+inside the task, so that ``--help`` and the argument errors come back without loading torch and Lightning.
 """
 
 from __future__ import annotations

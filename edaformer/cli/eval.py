@@ -14,11 +14,12 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from ..results import summary_table
-from ..workflows.evaluate import evaluate
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.evaluate import evaluate
+
     row = evaluate(cfg)
     if row.table:
         print(row.table)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.export import export
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.export import export
+
     for line in export(cfg):
         print(line)
 

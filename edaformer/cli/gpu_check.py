@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.gpu_check import gpu_check
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.gpu_check import gpu_check
+
     out = gpu_check(cfg)
     print(out.read_text())
     print(f"wrote {out}")

@@ -12,11 +12,12 @@ import sys
 
 from omegaconf import DictConfig
 
-from ..workflows.isr_search import search
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.isr_search import search
+
     try:
         run = search(cfg)
     except KeyboardInterrupt:

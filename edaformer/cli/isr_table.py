@@ -7,11 +7,12 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from ..lit.loggers import prepare_wandb_env
-from ..workflows.isr_table import build_table, log_wandb_table
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.isr_table import build_table, log_wandb_table
+
     table = build_table(cfg.sweep_dir)
     print(table.text)
     print(f"\nwrote isr_table.md / .csv / .png in {cfg.sweep_dir}")

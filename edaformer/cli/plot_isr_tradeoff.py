@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.tradeoff import plot_tradeoff
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.tradeoff import plot_tradeoff
+
     for r in plot_tradeoff(cfg):
         latency = f", {r.latency_ms:.1f} ms" if r.latency_ms is not None else ""
         print(

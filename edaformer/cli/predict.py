@@ -14,11 +14,12 @@ import sys
 
 from omegaconf import DictConfig
 
-from ..workflows.predict import predict
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.predict import predict
+
     summary = predict(cfg)
     skipped = f"; {len(summary['failed'])} skipped" if summary["failed"] else ""
     print(f"{len(summary['images'])} image(s) segmented into {cfg.output_dir}{skipped}")

@@ -8,11 +8,12 @@ import sys
 
 from omegaconf import DictConfig
 
-from ..workflows.prepare import cityscapes_sources, convert_all, convert_cityscapes
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.prepare import cityscapes_sources, convert_all, convert_cityscapes
+
     sources = cityscapes_sources(cfg.data.root)
     errors = convert_all(convert_cityscapes, sources, bool(cfg.force), cfg.nproc, "Cityscapes → trainIds")
     for err in errors:

@@ -9,11 +9,12 @@ import sys
 
 from omegaconf import DictConfig
 
-from ..workflows.prepare import coco_stuff_sources, convert_all, convert_coco_stuff
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.prepare import coco_stuff_sources, convert_all, convert_coco_stuff
+
     sources = coco_stuff_sources(cfg.data.root, [str(s) for s in cfg.splits])
     errors = convert_all(convert_coco_stuff, sources, bool(cfg.force), cfg.nproc, "COCO-Stuff → train ids")
     for err in errors:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.profile import profile
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.profile import profile
+
     header, table = profile(cfg)
     print(header)
     print(table)

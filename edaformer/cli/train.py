@@ -9,11 +9,12 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ..results import summary_table
-from ..workflows.train import train
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> Any:
+    from ..workflows.train import train
+
     result = train(cfg)
     if result.is_global_zero and result.rows:  # the final evaluation ran
         print(

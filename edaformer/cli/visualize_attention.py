@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from ..workflows.attention import visualize_attention
 from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
+    from ..workflows.attention import visualize_attention
+
     print(f"attention figure: {visualize_attention(cfg)}")
 
 

@@ -12,6 +12,7 @@ from ..errors import UserError
 from ..evaluation import ImageInputError, denormalize, load_image
 from ..models import ISRSetting
 from ..viz import attention_figure, run_with_attention
+from .checkpoint import require_checkpoint
 from .segmenter import segmenter_from_config
 
 __all__ = ["visualize_attention"]
@@ -23,6 +24,7 @@ def visualize_attention(cfg: DictConfig) -> Path:
     One row with the checkpoint's training ratios, one under ``cfg.isr`` (none when it is the same setting); the
     query ``point`` ``[x, y]`` is in the image's own pixels (null: its centre).
     """
+    require_checkpoint(cfg.get("ckpt_path"))
     if not Path(str(cfg.image)).is_file():
         raise UserError(f"image does not exist: {cfg.image}")
     segmenter, info = segmenter_from_config(
@@ -35,11 +37,11 @@ def visualize_attention(cfg: DictConfig) -> Path:
         raise UserError(str(err).splitlines()[0]) from None
     height, width = image.shape[:2]
     given = [(width - 1) / 2, (height - 1) / 2] if cfg.point is None else [float(v) for v in cfg.point]
-    if len(given) != 2 or not (0 <= given[0] < width and 0 <= given[1] < height):
-        shown = ",".join(f"{v:g}" for v in given)
-        raise UserError(
-            f"point=[{shown}]: expected [x,y] inside the {width}x{height} image (x < width, y < height)"
-        )
+    shown = ",".join(f"{v:g}" for v in given)
+    if len(given) != 2:
+        raise UserError(f"point=[{shown}]: expected [x,y] in the image's pixels, e.g. point=[120,40]")
+    if not (0 <= given[0] < width and 0 <= given[1] < height):
+        raise UserError(f"point=[{shown}] lies outside the {width}x{height} image (x < width, y < height)")
     x, y = given
     images = segmenter.preprocess(image)  # (1, 3, h, w)
     h, w = images.shape[-2:]
