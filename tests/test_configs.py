@@ -245,6 +245,7 @@ def test_model_configs_instantiate(model, tmp_path):
     assert type(module.hparams.num_classes) is int and module.hparams.global_batch == 16
 
 
+@pytest.mark.slow
 def test_every_command_config_has_its_schema(tmp_path):
     """Each primary config lists its schema first: the composed config is typed (a bad value is refused)."""
     commands = sorted(p.stem for p in (REPO / "conf").glob("*.yaml"))

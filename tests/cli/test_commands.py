@@ -151,6 +151,7 @@ def test_full_hydra_errors_on_request(monkeypatch):
         run_main(command("edaformer-complexity"), "foo=1")
 
 
+@pytest.mark.slow
 def test_tools_leave_no_run_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run_main(command("edaformer-complexity"), "model=edaformer_t", "isr=paper") == 0

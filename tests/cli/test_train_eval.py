@@ -183,6 +183,7 @@ BAD_ARGUMENTS = [  # command, arguments, what the one line names
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("main", "args", "named"), BAD_ARGUMENTS)
 def test_bad_arguments_give_one_line_errors(main, args, named, tmp_path, capsys):
     status = run_main(main, *args, f"hydra.run.dir={tmp_path}", f"paths.data_dir={tmp_path}")
