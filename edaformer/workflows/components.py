@@ -1,14 +1,17 @@
-"""The parts of a run built from its config: DataModule, loggers, callbacks, the config as plain data."""
+"""The parts of a run built from its config: DataModule, module arguments, loggers, callbacks, the accelerator
+checked, the config as plain data."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..errors import UserError
 from ..lit.loggers import prepare_wandb_env
@@ -70,3 +73,36 @@ def runtime_extras(dm: L.LightningDataModule) -> dict[str, dict[str, Any]]:
 def plain_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain containers (for loggers and result files); choices as strings."""
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False, enum_to_str=True)  # type: ignore[return-value]
+
+
+# the network's identity in conf/model/*.yaml: model.net reads them (interpolated), the module reads the network
+NETWORK_KEYS = ("model_name", "num_classes", "train_isr")
+
+
+def module_node(model: DictConfig) -> DictConfig:
+    """``model`` without the network's identity (:data:`NETWORK_KEYS`): ``model.net`` reads them, the module
+    takes them from the network. The copy keeps its parent, so interpolations still resolve."""
+    node = copy.copy(model)
+    with open_dict(node):
+        for key in NETWORK_KEYS:
+            node.pop(key, None)
+    return node
+
+
+def apply_tta(cfg: DictConfig) -> None:
+    """``tta=true``: multi-scale + flip inference with the recipe's ``tta_scales`` (the authors' ratios)."""
+    if cfg.get("tta") and "inference" in cfg.model:
+        with open_dict(cfg):
+            cfg.model.inference.scales = cfg.tta_scales
+            cfg.model.inference.flip = True
+
+
+def check_accelerator(trainer: DictConfig) -> None:
+    """``trainer.accelerator=gpu|cuda`` on a machine without one is a :class:`UserError` before anything is built."""
+    accelerator = str(trainer.get("accelerator", "auto"))
+    mps = accelerator == "gpu" and torch.backends.mps.is_available()
+    if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):
+        raise UserError(
+            f"trainer.accelerator={accelerator}: CUDA is not available on this machine (use trainer=cpu, or "
+            "trainer.accelerator=auto)"
+        )

@@ -32,9 +32,12 @@ from ..results import ResultRow, write_result_files
 from ..viz.confusion import confusion_figure, write_confusion_csv
 from .checkpoint import load_checkpoint
 from .components import (
+    apply_tta,
     build_datamodule,
+    check_accelerator,
     instantiate_callbacks,
     instantiate_loggers,
+    module_node,
     plain_config,
     runtime_extras,
 )
@@ -114,8 +117,6 @@ def report_rows(rows: Sequence[ResultRow], out_dir: Path, stem: str, loggers: Se
 def evaluate(cfg: DictConfig) -> ResultRow:
     """Load ``cfg.ckpt_path`` and test it on the validation split of ``cfg.data`` under ``cfg.isr``; writes
     ``results.{json,csv,md}``, the per-class table and the confusion matrix into the run dir."""
-    from .train import apply_tta, check_accelerator, module_node
-
     check_accelerator(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
     net, info = load_checkpoint(cfg)  # before the data: a checkpoint that cannot be read fails at once

@@ -37,8 +37,7 @@ from ..search.report import preset_yaml, summary
 from ..tools.benchmark import measure_latency
 from ..viz.tradeoff import benchmark_of, tradeoff_figure
 from .checkpoint import load_checkpoint, require_checkpoint
-from .components import build_datamodule
-from .train import apply_tta
+from .components import apply_tta, build_datamodule
 
 __all__ = ["SearchRun", "build_space", "search"]
 

@@ -8,7 +8,6 @@ the run dir (``isr_results.{md,csv,json}``, per-class tables, confusion matrices
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import time
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -38,20 +36,20 @@ from ..lit import (
 from ..models import parse_isr
 from ..results import ResultRow
 from .components import (
+    apply_tta,
     build_datamodule,
+    check_accelerator,
     instantiate_callbacks,
     instantiate_loggers,
+    module_node,
     plain_config,
     runtime_extras,
 )
 from .evaluate import evaluate_setting, report_rows
 
-__all__ = ["TrainResult", "build_module", "check_accelerator", "plan_batches", "train"]
+__all__ = ["TrainResult", "build_module", "plan_batches", "train"]
 
 log = logging.getLogger("edaformer")
-
-# the network's identity in conf/model/*.yaml: model.net reads them (interpolated), the module reads the network
-NETWORK_KEYS = ("model_name", "num_classes", "train_isr")
 
 
 @dataclass
@@ -117,17 +115,6 @@ def train(cfg: DictConfig) -> TrainResult:
     return result
 
 
-def check_accelerator(trainer: DictConfig) -> None:
-    """``trainer.accelerator=gpu|cuda`` on a machine without one is a :class:`UserError` before anything is built."""
-    accelerator = str(trainer.get("accelerator", "auto"))
-    mps = accelerator == "gpu" and torch.backends.mps.is_available()
-    if accelerator in ("gpu", "cuda") and not (torch.cuda.is_available() or mps):
-        raise UserError(
-            f"trainer.accelerator={accelerator}: CUDA is not available on this machine (use trainer=cpu, or "
-            "trainer.accelerator=auto)"
-        )
-
-
 def plan_batches(cfg: DictConfig) -> GlobalBatch:
     """``global_batch`` (the recipe's) on the devices and nodes of ``cfg.trainer``: the gradient accumulation that
     reaches it with ``data.batch_size`` per device. Recorded in the config (``trainer.accumulate_grad_batches``)."""
@@ -172,24 +159,6 @@ def build_module(cfg: DictConfig, dm: L.LightningDataModule, **runtime: object) 
     apply_tta(cfg)
     names = list(getattr(dm, "class_names", []) or []) or None
     return instantiate(module_node(cfg.model), class_names=names, **runtime)
-
-
-def module_node(model: DictConfig) -> DictConfig:
-    """``model`` without the network's identity (:data:`NETWORK_KEYS`): ``model.net`` reads them, the module
-    takes them from the network. The copy keeps its parent, so interpolations still resolve."""
-    node = copy.copy(model)
-    with open_dict(node):
-        for key in NETWORK_KEYS:
-            node.pop(key, None)
-    return node
-
-
-def apply_tta(cfg: DictConfig) -> None:
-    """``tta=true``: multi-scale + flip inference with the recipe's ``tta_scales`` (the authors' ratios)."""
-    if cfg.get("tta") and "inference" in cfg.model:
-        with open_dict(cfg):
-            cfg.model.inference.scales = cfg.tta_scales
-            cfg.model.inference.flip = True
 
 
 def check_before_training(cfg: DictConfig, module: L.LightningModule) -> None:
