@@ -84,7 +84,7 @@ def test_torchscript_and_exported_program(tmp_path, checkpoint):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["formats=[tflite]"], "formats=tflite: expected one of onnx, torchscript, exported_program"),
+        (["formats=[tflite]"], "formats=[tflite]"),
         (["formats=[onnx,torchscript]", "output=x.onnx"], "output= names one file"),
         (["ckpt_path=/nonexistent.pth"], "ckpt_path does not exist: /nonexistent.pth"),
         (["model=eft_t"], "eft_t: export takes a segmentor"),
