@@ -219,15 +219,18 @@ def test_paper_recipe_reaches_its_global_batch_on_one_device(ade_recipe_run):
 
 
 @pytest.mark.slow
-def test_finetune_at_other_ratios_then_eval_and_resume(ade_recipe_run, tmp_path, capsys):
-    """The starred row's fine-tuning path: start from the standard run's weights (not a resume), train at the
-    aggressive ratios, evaluate at its own ratios; resuming it as a standard run is refused."""
-    ade, standard = ade_recipe_run
-    init = standard / "checkpoints" / "last.ckpt"
+def test_finetune_at_other_ratios_then_eval_and_resume(trained_run, demo_data_dir, tmp_path, capsys):
+    """The starred row's fine-tuning path (``experiment=edaformer_t_ade20k_aggressive_finetune``, here on the
+    mini model and the demo data): start from a standard run's weights (not a resume), train at the aggressive
+    ratios, evaluate at its own ratios; resuming it as a standard run is refused."""
+    from edaformer.checkpoints import load_model
+
+    init = trained_run / "checkpoints" / "last.ckpt"
     tuned = tmp_path / "tuned"
-    args = tiny_paper_recipe(ade, tuned, "edaformer_t_ade20k_aggressive_finetune")
-    assert run_main(train_main, *args, f"model.init_from={init}", "final_eval.isr=[own]") == 0
-    n = len(create_model("edaformer_t").state_dict())
+    experiment = ["experiment=edaformer_t_ade20k_aggressive_finetune", "data=demo", "final_eval.isr=[own]"]
+    args = [*tiny(demo_data_dir, tuned, steps=1), *QUIET, *experiment, "trainer.val_check_interval=1"]
+    assert run_main(train_main, *args, f"model.init_from={init}") == 0
+    n = len(create_model("edaformer_mini").state_dict())
     assert f"initialised all {n} tensors from {init}" in (tuned / "train.log").read_text()
     ckpt = torch.load(tuned / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 1  # a new schedule, not the standard run's step
@@ -238,19 +241,19 @@ def test_finetune_at_other_ratios_then_eval_and_resume(ade_recipe_run, tmp_path,
         "16,8,4,2-2,4,8",
         "16,8,4,2-2,4,8",
     )
+    started, _ = load_model(init)
+    assert not torch.equal(load_model(tuned / "checkpoints" / "last.ckpt")[0].state_dict()["decode_head.fuse.conv.weight"],
+                           started.state_dict()["decode_head.fuse.conv.weight"])  # fmt: skip
 
     evaluated = tmp_path / "eval"
-    args = [f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}", "data=ade20k", f"data.root={ade}",
-            "data.test_scale=[64,48]", "data.num_workers=0", "trainer.accelerator=cpu", "flops_size=[64,64]"]  # fmt: skip
-    assert run_main(eval_main, *args, f"hydra.run.dir={evaluated}") == 0
+    eval_args = [f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}", *tiny_eval(demo_data_dir)]
+    assert run_main(eval_main, *eval_args, f"hydra.run.dir={evaluated}") == 0
     row = results(evaluated)[0]
     assert (row["isr"], row["train_isr"]) == ("16,8,4,2-2,4,8", "16,8,4,2-2,4,8")  # eval defaults to own
 
-    resumed = tiny_paper_recipe(ade, tmp_path / "resumed", "edaformer_t_ade20k", steps=2)
     capsys.readouterr()
-    status = run_main(
-        train_main, *resumed, "model.pretrained=null", f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}"
-    )
+    resumed = [*tiny(demo_data_dir, tmp_path / "resumed", steps=2), *QUIET]
+    status = run_main(train_main, *resumed, f"ckpt_path={tuned / 'checkpoints' / 'last.ckpt'}")
     line = one_error_line(capsys.readouterr().err)
     assert status == 2 and "16,8,4,2-2,4,8" in line and "model.train_isr=16,8,4,2-2,4,8" in line
 
@@ -306,10 +309,10 @@ def test_ddp_cpu_two_gloo_processes(demo_data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_kill_and_resume_equals_uninterrupted(demo_data_dir, tmp_path):
-    """12 steps at once == killed (SIGKILL) at step 6 and resumed from the last.ckpt of the validation at step 4;
+    """8 steps at once == killed (SIGKILL) at step 6 and resumed from the last.ckpt of the validation at step 4;
     drop path makes the RNG state matter."""
     common = [
-        "trainer.max_steps=12",
+        "trainer.max_steps=8",
         "data.num_workers=1",
         "final_eval.isr=[]",
         "+model.net.drop_path_rate=0.3",
@@ -326,7 +329,7 @@ def test_kill_and_resume_equals_uninterrupted(demo_data_dir, tmp_path):
     assert run_main(train_main, *tiny(demo_data_dir, resumed), *common, f"ckpt_path={last}") == 0
     a = torch.load(full / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     b = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert a["global_step"] == b["global_step"] == 12
+    assert a["global_step"] == b["global_step"] == 8
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0, msg=key)
     exp_a, exp_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
