@@ -62,7 +62,9 @@ class Command:
 
 @dataclass
 class FinalEval:
-    isr: list[Any] = MISSING  # ISR settings (presets, ratio strings, [[enc], [dec]], {encoder, decoder})
+    isr: list[Any] = field(
+        default_factory=list
+    )  # ISR settings: presets, "e1,e2,e3,e4-d4,d3,d2", [[enc], [dec]]
 
 
 @dataclass
@@ -77,7 +79,7 @@ class RecipeKeys(Command):
     callbacks: Any = None
     paths: Any = None
     tags: list[str] = field(default_factory=list)
-    seed: int = 42
+    seed: int = MISSING
     global_batch: int | None = None
     flops_size: list[int] = MISSING
     tta: bool = False
@@ -98,7 +100,6 @@ class TrainConfig(RecipeKeys):
 @dataclass
 class EvalConfig(RecipeKeys):
     ckpt_path: str = MISSING
-    checkpoint_every_n_steps: int = 1000
     compile: bool = False
     precision: Precision = Precision.fp32  # type: ignore[attr-defined]
     cityscapes_format: str | None = None
