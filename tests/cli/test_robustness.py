@@ -356,6 +356,7 @@ ARGUMENT_CASES = [  # command, arguments, what the one line names (keys and valu
         ["final_eval.isr=fast"],
     ),  # found before the work starts
     ("train", [*DEMO, "monitor=val/miou"], ["monitor=val/miou", "val/mIoU"]),
+    ("train", [*DEMO, "model.num_classes=5"], ["model.num_classes=5", "6"]),  # the demo data has 6
 ]
 
 
