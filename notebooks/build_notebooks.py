@@ -118,17 +118,17 @@ def nb02() -> nbformat.NotebookNode:
         new_code_cell(SETUP),
         new_code_cell(
             "import logging\n\n"
-            "from edaformer.cli.demo import quick_demo_training\n\n"
+            "from edaformer.workflows.demo import quick_demo_training\n\n"
             'logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)\n'
             'run = quick_demo_training(OUT / "02_isr_tradeoff", max_steps=20, crop=64, batch_size=4,\n'
             '                          data_dir=OUT / "data")\n'
-            'rows = run["results"]\n'
-            'print("checkpoint:", run["ckpt_path"])'
+            "rows = run.rows\n"
+            'print("checkpoint:", run.ckpt_path)'
         ),
         new_code_cell(
             'print(f"{\'setting\':<11} {\'ratios\':<16} {\'GFLOPs\':>7} {\'mIoU %\':>7}")\n'
             "for r in rows:\n"
-            '    print(f"{r[\'setting\']:<11} {r[\'isr\']:<16} {r[\'gflops\']:7.3f} {100 * r[\'mIoU\']:7.2f}")'
+            '    print(f"{r.setting:<11} {r.isr:<16} {r.gflops:7.3f} {100 * r.mIoU:7.2f}")'
         ),
         new_markdown_cell(
             "Latency: one forward pass per setting on this CPU at the evaluation size, the settings timed "
@@ -138,11 +138,10 @@ def nb02() -> nbformat.NotebookNode:
             "from edaformer.checkpoints import load_model\n"
             "from edaformer.tools.timing import measure_latency\n"
             "from edaformer.viz.tradeoff import tradeoff_figure\n\n"
-            'model, info = load_model(run["ckpt_path"])\n'
-            'size = [int(v) for v in rows[0]["flops_size"].split("x")]\n'
-            'times = measure_latency(model, [r["isr"] for r in rows], size, repeats=5)\n'
+            "model, info = load_model(run.ckpt_path)\n"
+            "times = measure_latency(model, [r.isr for r in rows], rows[0].flops_hw, repeats=5)\n"
             "for r in rows:\n"
-            '    r["latency_ms"] = times[r["isr"]]\n'
+            "    r.latency_ms = times[r.isr]\n"
             'tradeoff_figure(rows, title=f"EDAFormer-T on the demo data ({len(rows)} ISR settings, same weights)")'
         ),
         new_markdown_cell(
@@ -165,13 +164,13 @@ def nb03() -> nbformat.NotebookNode:
         new_code_cell(SETUP),
         new_code_cell(
             "from edaformer.evaluation import Segmenter, load_image\n"
-            "from edaformer.cli.demo import quick_demo_training\n\n"
+            "from edaformer.workflows.demo import quick_demo_training\n\n"
             + FIND_CKPT
             + "\n\n"
             "ckpt = demo_checkpoint()\n"
             "if ckpt is None:\n"
             '    ckpt = quick_demo_training(OUT / "03_attention", max_steps=10, crop=64, isr=["train"],\n'
-            '                               data_dir=OUT / "data")["ckpt_path"]\n'
+            '                               data_dir=OUT / "data").ckpt_path\n'
             'segmenter, info = Segmenter.from_checkpoint(ckpt, device="cpu")\n'
             'print(info.model_name, info.kind, segmenter.classes.names)'
         ),

@@ -109,3 +109,41 @@ def paper_model() -> Callable[[str], torch.nn.Module]:
         return built[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory) -> Path:
+    """A ``paths.data_dir`` holding the demo dataset of the seconds-long runs (16 training, 4 validation images),
+    generated once for the whole session."""
+    from edaformer.data import ensure_demo_dataset
+
+    root = tmp_path_factory.mktemp("demo_data")
+    ensure_demo_dataset(root / "demo", num_train=16, num_val=4)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, demo_data_dir) -> Path:
+    """One training shared by every module that needs a trained model: EDAFormer-Mini on the demo data, 6 steps
+    validated at steps 4 and 6, W&B offline (and CSV), evaluated after training under ``train`` and ``paper``."""
+    from edaformer.cli.train import main as train_main
+    from tests.cli.helpers import QUIET, tiny
+
+    run_dir = tmp_path_factory.mktemp("trained")
+    saved = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_SILENT")}
+    os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
+    try:
+        args = [
+            *tiny(demo_data_dir, run_dir, steps=6),
+            *QUIET,
+            "logger=wandb",
+            "final_eval.isr=[train,paper]",
+        ]
+        assert run_main(train_main, *args) == 0
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return run_dir

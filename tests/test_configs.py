@@ -14,14 +14,18 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from edaformer.cli.train import build_module
-from edaformer.cli.utils import CONF_DIR
+from edaformer.config import CONF_DIR, SCHEMAS, register
+from edaformer.config import compose as compose_config
 from edaformer.lit import ClassificationModule, SegmentationModule
 from edaformer.models import ISR_PRESETS, MODELS, ISRSetting, parse_isr
+from edaformer.workflows.components import instantiate_loggers
+from edaformer.workflows.train import build_module
+from tests.conftest import REPO
 
 
 def compose_cfg(name: str, overrides: list[str], tmp: Path) -> DictConfig:
     """Compose ``conf/<name>.yaml`` as the command would, with every path under ``tmp``."""
+    register()
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
@@ -111,8 +115,6 @@ def test_trainer_configs(trainer, tmp_path):
 def test_logger_configs_instantiate(logger, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = compose_cfg("train", [f"logger={logger}"], tmp_path)
-    from edaformer.cli.utils import instantiate_loggers
-
     loggers = instantiate_loggers(cfg.logger)
     assert loggers
     if logger in ("wandb", "mlflow"):
@@ -128,10 +130,19 @@ def test_model_configs_instantiate(model, tmp_path):
     data = "imagenet" if model.startswith("eft") else "demo"  # the data each kind trains on (and its recipe)
     cfg = compose_cfg("train", [f"model={model}", f"data={data}"], tmp_path)
     dm = SimpleNamespace(num_classes=7, class_names=[f"c{i}" for i in range(7)])
-    module = build_module(cfg, dm)
+    module = build_module(cfg, dm, global_batch=16)
     assert isinstance(module, ClassificationModule if model.startswith("eft") else SegmentationModule)
     assert module.hparams.model_name == model and module.hparams.num_classes == 7
-    assert type(module.hparams.num_classes) is int
+    assert type(module.hparams.num_classes) is int and module.hparams.global_batch == 16
+
+
+@pytest.mark.slow
+def test_every_command_config_has_its_schema(tmp_path):
+    """Each primary config lists its schema first: the composed config is typed (a bad value is refused)."""
+    commands = sorted(p.stem for p in (REPO / "conf").glob("*.yaml"))
+    assert commands == sorted(SCHEMAS)
+    for command in commands:
+        assert OmegaConf.get_type(compose_config(command)) is SCHEMAS[command], command
 
 
 def test_callback_configs_instantiate(tmp_path):

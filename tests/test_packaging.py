@@ -98,7 +98,8 @@ def test_wheel_commands_run_from_an_unrelated_directory(installed, tmp_path):
     helped = run_installed(installed, elsewhere, "edaformer-train", "--help")
     assert helped.returncode == 0, helped.stderr
     assert (
-        helped.stdout.startswith("edaformer-train: ") and "model: edaformer_b, edaformer_t*" in helped.stdout
+        helped.stdout.startswith("edaformer-train: ")
+        and "model: edaformer_b, edaformer_mini, edaformer_t*" in helped.stdout
     )
 
     counted = run_installed(

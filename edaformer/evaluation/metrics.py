@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..tables import markdown_table
+
 
 @dataclass(frozen=True)
 class SegmentationMetrics:
@@ -43,14 +45,9 @@ class SegmentationMetrics:
         def pct(v: float) -> str:
             return "nan" if math.isnan(v) else f"{100 * v:.2f}"
 
-        width = max([len("Class"), *map(len, self.class_names)])
-        lines = [f"| {'Class':<{width}} | IoU   | Acc   |", f"|{'-' * (width + 2)}|-------|-------|"]
-        lines += [
-            f"| {n:<{width}} | {pct(i):>5} | {pct(a):>5} |"
-            for n, i, a in zip(self.class_names, self.iou, self.acc)
-        ]
-        lines.append(f"\nmIoU {pct(self.miou)}  mAcc {pct(self.macc)}  aAcc {pct(self.aacc)}")
-        return "\n".join(lines)
+        rows = [[n, pct(i), pct(a)] for n, i, a in zip(self.class_names, self.iou, self.acc)]
+        table = markdown_table(["Class", "IoU", "Acc"], rows, align=["left", "right", "right"], pad=True)
+        return f"{table}\n\nmIoU {pct(self.miou)}  mAcc {pct(self.macc)}  aAcc {pct(self.aacc)}"
 
 
 def metrics_from_confusion(

@@ -7,8 +7,9 @@ from .global_batch import (
     GlobalBatch,
     GlobalBatchError,
     WholeGlobalBatches,
-    configure_global_batch,
+    count_devices,
     plan_global_batch,
+    trainer_arguments,
 )
 from .mixup import MixupCutmix
 from .nonfinite import NonFiniteError, NonFiniteGuard
@@ -28,6 +29,7 @@ __all__ = [
     "ValidateAtEnd",
     "WholeGlobalBatches",
     "WriteCityscapesLabelIds",
-    "configure_global_batch",
+    "count_devices",
     "plan_global_batch",
+    "trainer_arguments",
 ]

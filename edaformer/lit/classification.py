@@ -17,28 +17,26 @@ from ..models import ISRLike, isr_applied
 from ..optim import build_optimizer, classification_rules, param_groups, scale_lr
 from .mixup import MixupCutmix
 from .nonfinite import require_finite
-from .utils import check_built_at, check_train_isr, plain, train_isr_of
+from .utils import check_train_isr, plain, train_isr_of
 
 
 class ClassificationModule(L.LightningModule):
     """Train/evaluate a classifier ``net(images[B, 3, H, W]) → logits[B, K]``.
 
     Args:
-        net: the classifier (at ``self.net``).
+        net: the classifier (at ``self.net``); its ``num_classes``, ``model_name`` and ``train_isr`` are recorded
+            in the checkpoints' hyper-parameters.
         optimizer: optimizer factory called on the parameter groups (no weight decay on norms and biases).
         scheduler: factory ``scheduler(optimizer)`` stepped every iteration (cosine with warm-up), or ``None``.
-        model_name / num_classes: stored for checkpoint loading.
         mixup: :class:`MixupCutmix` arguments (``mixup_alpha``, ``cutmix_alpha``, ``prob``, ``switch_prob``,
             ``label_smoothing``); ``None`` trains with plain label-smoothed cross-entropy.
         label_smoothing: used when ``mixup`` is ``None``.
         isr: ISR setting for validation/test, any form :func:`~edaformer.models.parse_isr` reads (e.g. ``"paper"``
             or ``"16,8,2,1"``; the classifier uses the encoder part).
-        train_isr: the ratios ``net`` was built to train at (the config hands the same ``model.train_isr`` to the
-            network's factory); checked against ``net.train_isr``. ``None``: whatever the network says.
-        lr_reference_batch: the global batch at which ``optimizer``'s lr is given; the lr is scaled linearly to the
-            run's global batch (DeiT / PVTv2: 5e-4 at 512). ``None`` uses the lr as given.
-        batch_size: the per-device batch size (``data.batch_size``); the global batch is ``batch_size`` ×
-            ``trainer.world_size`` (devices × nodes) × ``trainer.accumulate_grad_batches``.
+        lr_reference_batch: the global batch at which ``optimizer``'s lr is given; the lr is scaled linearly to
+            ``global_batch`` (DeiT / PVTv2: 5e-4 at 512). ``None`` uses the lr as given.
+        global_batch: samples per optimizer step over every process (per-device batch × devices × nodes ×
+            accumulation; the run computes it before the Trainer is built).
     """
 
     def __init__(
@@ -46,35 +44,28 @@ class ClassificationModule(L.LightningModule):
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[[torch.optim.Optimizer], Any] | None,
-        model_name: str,
-        num_classes: int,
         class_names: Sequence[str] | None = None,
         mixup: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.1,
         isr: ISRLike = None,
-        train_isr: ISRLike = None,
         lr_reference_batch: int | None = None,
-        batch_size: int | None = None,
+        global_batch: int | None = None,
     ) -> None:
         super().__init__()
-        if lr_reference_batch is not None and batch_size is None:
-            raise ValueError(
-                "lr_reference_batch needs batch_size (the per-device batch) to compute the global batch"
-            )
+        num_classes = int(net.num_classes)
         mixup = plain(mixup)
-        check_built_at(net, train_isr)
         self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
             {
-                "model_name": str(model_name),
-                "num_classes": int(num_classes),
+                "model_name": getattr(net, "model_name", None),
+                "num_classes": num_classes,
                 "class_names": plain(class_names),
                 "mixup": mixup,
                 "label_smoothing": float(label_smoothing),
                 "isr": None if self.val_isr is None else str(self.val_isr),
                 "train_isr": train_isr_of(net),
                 "lr_reference_batch": lr_reference_batch,
-                "batch_size": batch_size,
+                "global_batch": global_batch,
             },
             logger=False,
         )
@@ -86,16 +77,16 @@ class ClassificationModule(L.LightningModule):
         self.top5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
         self._eval_isr = ExitStack()  # holds isr_applied(net, val_isr) from evaluation start to end
 
-    def global_batch_size(self) -> int:
-        """Samples per optimizer step over all processes: per-device batch × world size × accumulation."""
-        return int(self.hparams.batch_size) * self.trainer.world_size * self.trainer.accumulate_grad_batches
-
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.optimizer_factory, param_groups(self.net, classification_rules()))
         reference = self.hparams.lr_reference_batch
         if reference is not None:
+            global_batch = self.hparams.global_batch
+            if global_batch is None:
+                raise ValueError(
+                    "lr_reference_batch needs global_batch (samples per optimizer step) to scale the lr"
+                )
             base = optimizer.param_groups[0]["lr"]
-            global_batch = self.global_batch_size()
             scale_lr(optimizer, global_batch, reference)
             rank_zero_info(
                 f"lr {base:g} x global batch {global_batch} / {reference} = {optimizer.param_groups[0]['lr']:g}"

@@ -4,8 +4,9 @@ The authors fix the batch per GPU (``samples_per_gpu``) and launch on four GPUs,
 batch (16, 8 or 4 images per optimizer step). A run reaches it on whatever it is given:
 ``global batch = per-device batch × devices × nodes × accumulation``, the accumulation computed here. Lightning
 counts ``max_steps`` (and so the per-step poly schedule) in optimizer steps but ``val_check_interval`` in training
-batches; :func:`configure_global_batch` converts the recipe's interval, given in optimizer steps, to batches, and
-:class:`WholeGlobalBatches` keeps every optimizer step whole at epoch ends.
+batches; :func:`trainer_arguments` converts the recipe's interval, given in optimizer steps, to batches, and
+:class:`WholeGlobalBatches` keeps every optimizer step whole at epoch ends. The plan is made once, from the config,
+before the ``Trainer`` is built (:func:`count_devices` resolves ``trainer.devices`` as Lightning does).
 
 What accumulation does not reproduce: BatchNorm (the head's fuse layer; SyncBN under DDP) normalises each forward
 pass, so its batch statistics come from the per-device batch × devices of one pass, not from the global batch.
@@ -71,20 +72,36 @@ def plan_global_batch(
     return GlobalBatch(per_device, devices, nodes, needed)
 
 
-def configure_global_batch(trainer: L.Trainer, global_batch: int | None, per_device: int) -> GlobalBatch:
-    """Set ``trainer.accumulate_grad_batches`` for ``global_batch`` on the trainer's devices and nodes (as
-    Lightning resolved them: ``devices=auto`` / ``-1`` / lists), and convert an integer ``val_check_interval``
-    from optimizer steps (as recipes state it) to the training batches Lightning counts.
+def count_devices(accelerator: str = "auto", devices: int | str | list[int] = "auto") -> int:
+    """The number of devices a ``Trainer(accelerator=..., devices=...)`` runs on, from Lightning's own parsing of
+    ``devices`` (``auto``, ``-1``, ``"0,1"``, a list of ids) for the accelerator ``auto`` (or ``gpu``) stands for:
+    CUDA, else MPS, else the CPU. Computed before the Trainer is built, so that the plan can be handed to it."""
+    from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator, MPSAccelerator
 
-    Call it on a freshly built trainer, before ``fit``. Returns the plan (``str(plan)`` is the line to print).
-    """
-    plan = plan_global_batch(
-        global_batch, per_device, trainer.num_devices, trainer.num_nodes, trainer.accumulate_grad_batches
-    )
-    trainer.accumulate_grad_batches = plan.accumulation
-    if isinstance(trainer.val_check_interval, int):
-        trainer.val_check_interval *= plan.accumulation
-    return plan
+    kind, cuda, mps = str(accelerator), CUDAAccelerator.is_available(), MPSAccelerator.is_available()
+    if kind == "auto":
+        kind = "cuda" if cuda else "mps" if mps else "cpu"
+    elif kind == "gpu":
+        kind = "mps" if mps and not cuda else "cuda"
+    accelerators = {"cpu": CPUAccelerator, "cuda": CUDAAccelerator, "mps": MPSAccelerator}
+    if kind not in accelerators:
+        raise ValueError(f"trainer.accelerator={accelerator}: expected auto, cpu, gpu, cuda or mps")
+    found = accelerators[kind]
+    if devices == "auto":
+        return found.auto_device_count()
+    return len(found.get_parallel_devices(found.parse_devices(devices)))
+
+
+def trainer_arguments(
+    plan: GlobalBatch, val_check_interval: int | float | None
+) -> dict[str, int | float | None]:
+    """The ``Trainer`` arguments that carry ``plan``: ``accumulate_grad_batches``, and an integer
+    ``val_check_interval`` converted from optimizer steps (as recipes state it) to the training batches Lightning
+    counts."""
+    interval = val_check_interval
+    if isinstance(interval, int) and not isinstance(interval, bool):
+        interval *= plan.accumulation
+    return {"accumulate_grad_batches": plan.accumulation, "val_check_interval": interval}
 
 
 class GlobalBatchError(ValueError):

@@ -21,18 +21,18 @@ from ..models import ISRLike, isr_applied
 from ..models.upsampled_argmax import argmax_labels
 from ..optim import build_optimizer, param_groups, segmentation_rules
 from .nonfinite import require_finite
-from .utils import check_built_at, check_train_isr, plain, train_isr_of
+from .utils import check_train_isr, plain, train_isr_of
 
 
 class SegmentationModule(L.LightningModule):
     """Train/evaluate a segmentor ``net(images[B, 3, H, W]) → logits[B, K, H, W]``.
 
     Args:
-        net: the segmentor (kept at ``self.net``, so checkpoint keys start with ``net.``).
+        net: the segmentor (kept at ``self.net``, so checkpoint keys start with ``net.``). Its ``num_classes``
+            ``K``, ``model_name`` (the :func:`~edaformer.models.create_model` name) and ``train_isr`` (the ratios it
+            trains at) are recorded in the checkpoints' hyper-parameters; the factories' models carry all three.
         optimizer: optimizer factory called on the parameter groups (Hydra ``_partial_``; AdamW in the recipes).
         scheduler: factory ``scheduler(optimizer) → LRScheduler`` stepped every iteration, or ``None``.
-        model_name: the :func:`~edaformer.models.create_model` name of ``net`` (stored for checkpoint loading).
-        num_classes: ``K``.
         class_names: names for the per-class table (default ``"0" .. "K-1"``).
         ignore_index: label value excluded from loss and metrics.
         avg_non_ignore: how the per-pixel cross-entropy is averaged. ``False`` (the authors', MMSeg 0.13): the
@@ -45,14 +45,14 @@ class SegmentationModule(L.LightningModule):
             the training ratios; ``"own"``: the ratios the network is trained at). Training always uses the
             network's training ratios (``net.train_isr``, recorded in the checkpoints as ``train_isr``); the
             setting is applied at validation start and undone at its end.
-        train_isr: the ratios ``net`` was built to train at (the config hands the same ``model.train_isr`` to the
-            network's factory); checked against ``net.train_isr``. ``None``: whatever the network says.
         pretrained: ImageNet-pretrained EFT weights for the encoder, loaded once in ``setup("fit")`` (before a
             resumed checkpoint overwrites them).
         init_from: a segmentation checkpoint (any kind :func:`~edaformer.checkpoints.load_model` reads) whose
             weights — all of them, nothing else — the network starts from in ``setup("fit")``: fine-tuning with a
             new optimiser and schedule, e.g. at other training ratios. Not a resume (that is ``ckpt_path``);
             excludes ``pretrained``.
+        global_batch: samples per optimizer step over every process (the run computes it before the Trainer is
+            built); recorded with the hyper-parameters.
     """
 
     def __init__(
@@ -60,33 +60,29 @@ class SegmentationModule(L.LightningModule):
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[[torch.optim.Optimizer], Any] | None,
-        model_name: str,
-        num_classes: int,
         class_names: Sequence[str] | None = None,
         ignore_index: int = IGNORE_INDEX,
         avg_non_ignore: bool = False,
         head_lr_mult: float = 10.0,
         inference: Mapping[str, Any] | None = None,
         isr: ISRLike = None,
-        train_isr: ISRLike = None,
         pretrained: str | None = None,
         init_from: str | None = None,
+        global_batch: int | None = None,
     ) -> None:
         super().__init__()
-        if getattr(net, "num_classes", num_classes) != num_classes:
-            raise ValueError(f"net predicts {net.num_classes} classes, but num_classes={num_classes}")
+        num_classes = int(net.num_classes)
         if pretrained and init_from:
             raise ValueError(
                 f"pretrained={pretrained} and init_from={init_from}: init_from sets every weight, give one of them"
             )
         inference = plain(inference) or {}
         self.inference = InferenceConfig(**inference)
-        check_built_at(net, train_isr)
         self.val_isr = None if isr is None else net.resolve_isr(isr)
         self.save_hyperparameters(
             {
-                "model_name": str(model_name),
-                "num_classes": int(num_classes),
+                "model_name": getattr(net, "model_name", None),
+                "num_classes": num_classes,
                 "class_names": plain(class_names),
                 "ignore_index": int(ignore_index),
                 "avg_non_ignore": bool(avg_non_ignore),
@@ -96,6 +92,7 @@ class SegmentationModule(L.LightningModule):
                 "train_isr": train_isr_of(net),
                 "pretrained": pretrained,
                 "init_from": init_from,
+                "global_batch": global_batch,
             },
             logger=False,
         )

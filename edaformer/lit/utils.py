@@ -8,7 +8,6 @@ from typing import Any
 from torch import nn
 
 from ..checkpoints import CheckpointError
-from ..models.isr import ISRLike, training_setting
 
 
 def plain(value: Any) -> Any:
@@ -37,19 +36,3 @@ def check_train_isr(checkpoint: Mapping[str, Any], net: nn.Module) -> None:
             f"the checkpoint was trained at ISR ratios {recorded}, this run builds the model at {net.train_isr}: "
             f"resume with model.train_isr={recorded}"
         )
-
-
-def check_built_at(net: nn.Module, train_isr: ISRLike) -> None:
-    """``net`` was built at the training ratios ``train_isr`` (``None``: no claim); else a ``ValueError``."""
-    if train_isr is None:
-        return
-    expected = training_setting(train_isr)
-    built = getattr(net, "train_isr", None)
-    if built is None:
-        raise ValueError(
-            f"train_isr={train_isr!r}, but {type(net).__name__} has no EFA layers to train at ratios"
-        )
-    if built.decoder is None:  # a classifier: the encoder part
-        expected = type(expected)(expected.encoder, None)
-    if built != expected:
-        raise ValueError(f"train_isr={train_isr!r} ({expected}) but the network was built at {built}")

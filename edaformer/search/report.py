@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..models import ISR_OWN, parse_isr
+from ..tables import markdown_table
 from .isr_search import SearchResult
 
 
@@ -43,14 +44,14 @@ def rows_table(result: SearchResult, rows: Sequence[Mapping[str, Any]]) -> str:
     ]
     if subset:
         head.insert(9, f"{metric} on {result.search_images} images")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = []
     for row in rows:
         setting = parse_isr(row["isr"])
         trained = row["isr"] == result.reference["isr"] and row["preset"] not in ("train", ISR_OWN)
         marks = (row["preset"], "(training)" if trained else None, "*" if row["isr"] == best else None)
         label = " ".join(x for x in marks if x)
         cells = [
-            label or "—",
+            label or None,
             ",".join(map(str, setting.encoder)),
             ",".join(map(str, setting.decoder)) if setting.decoder else "–",
             f"{row['gflops']:.3f}",
@@ -63,8 +64,8 @@ def rows_table(result: SearchResult, rows: Sequence[Mapping[str, Any]]) -> str:
         ]
         if subset:
             cells.insert(9, _pct(row["search_score"]))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        lines.append(cells)
+    return markdown_table(head, lines)
 
 
 def paper_verdict(result: SearchResult) -> str:

@@ -21,7 +21,7 @@ from .confusion import confusion_figure, row_normalised, write_confusion_csv
 from .figures import attention_figure, draw_attention, prediction_figure
 from .masks import add_legend, contact_sheet, legend_entries, present_classes, sample_panel
 from .pca import PCABasis, fit_pca, pca_image
-from .tradeoff import load_result_rows, tradeoff_figure
+from .tradeoff import tradeoff_figure
 
 __all__ = [
     "AttentionMap",
@@ -39,7 +39,6 @@ __all__ = [
     "efa_layers",
     "fit_pca",
     "legend_entries",
-    "load_result_rows",
     "overlay",
     "palette_array",
     "pca_image",

@@ -1,19 +1,17 @@
 """The ISR trade-off: accuracy against GFLOPs (and latency) for the pooling settings of one trained model.
 
-Rows are the result rows ``eval.py`` writes (``results.json`` per job of an ISR sweep, ``isr_results.json`` after
-training): ``setting``, ``isr``, ``gflops`` (multiply-accumulates ×1e-9 at ``flops_size``), ``mIoU`` in [0, 1],
-optionally ``latency_ms``, ``model``, ``data`` (the DataModule target) and ``tta``. When the rows are one of the
+Rows are :class:`~edaformer.results.ResultRow` objects (read from ``results.json`` of an ISR sweep's jobs or
+``isr_results.json`` after training by :func:`~edaformer.results.read_result_rows`): their ``setting``, ``isr``,
+``gflops`` (multiply-accumulates ×1e-9 at ``flops_size``), ``mIoU`` in [0, 1], and when known ``latency_ms``,
+``model``, ``data`` (the DataModule target) and ``tta``. When the rows are one of the
 paper's benchmarks (ADE20K or COCO-Stuff at 512×512, Cityscapes at 1024×2048) and the model is EDAFormer-T/B, the
 paper's Table 4 is drawn beside them: its GFLOPs as dotted lines, its single-scale mIoU as open markers.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -21,8 +19,8 @@ from matplotlib.figure import Figure
 from ..data.benchmarks import BENCHMARKS
 from ..models import ISR_PRESETS, parse_isr
 from ..paper import PAPER_GFLOPS, PAPER_MIOU
+from ..results import ResultRow
 
-RESULT_FILES = ("results.json", "isr_results.json")
 PRESET_ORDER = ("train", "dec2x", "paper", "aggressive")
 # DataModule class → benchmark whose published numbers apply (subclasses such as the demo data do not match).
 BENCHMARK_OF_DATA = {
@@ -35,56 +33,26 @@ BENCHMARK_OF_DATA = {
 }
 
 
-def load_result_rows(paths: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
-    """Result rows from files or folders (searched recursively for ``results.json`` / ``isr_results.json``).
-
-    A setting evaluated twice keeps its last row (files are read in sorted order). Raises ``FileNotFoundError``
-    when nothing is found.
-    """
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_file():
-            files.append(p)
-        elif p.is_dir():
-            files.extend(sorted(f for name in RESULT_FILES for f in p.rglob(name)))
-        else:
-            raise FileNotFoundError(f"{p}: no such file or folder")
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for f in files:
-        for row in json.loads(f.read_text()).get("results", []):
-            if "gflops" in row and "isr" in row:
-                row = {**row, "source": str(f)}
-                rows[(str(row.get("model", "")), row["isr"])] = row
-    if not rows:
-        raise FileNotFoundError(
-            f"no ISR result rows ({' / '.join(RESULT_FILES)}) under {', '.join(map(str, paths))}"
-        )
-    return sort_rows(list(rows.values()))
-
-
-def sort_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def sort_rows(rows: Sequence[ResultRow]) -> list[ResultRow]:
     """Presets in the paper's order (train, dec2x, paper, aggressive), then other settings by GFLOPs, descending."""
 
-    def key(row: Mapping[str, Any]) -> tuple[int, float]:
-        name = row.get("setting", "")
-        return (
-            PRESET_ORDER.index(name) if name in PRESET_ORDER else len(PRESET_ORDER),
-            -float(row["gflops"]),
-        )
+    def key(row: ResultRow) -> tuple[int, float]:
+        order = PRESET_ORDER.index(row.setting) if row.setting in PRESET_ORDER else len(PRESET_ORDER)
+        return order, -row.gflops
 
-    return [dict(r) for r in sorted(rows, key=key)]
+    return sorted(rows, key=key)
 
 
-def benchmark_of(row: Mapping[str, Any]) -> str | None:
+def benchmark_of(row: ResultRow) -> str | None:
     """The benchmark (``ade20k`` / ``cityscapes`` / ``coco_stuff``) a row's data and FLOPs size correspond to."""
-    dataset = BENCHMARK_OF_DATA.get(str(row.get("data", "")))
+    dataset = BENCHMARK_OF_DATA.get(str(row.data or ""))
     if dataset is None:
         return None
     bench = BENCHMARKS[dataset]
-    return dataset if row.get("flops_size") in (None, "x".join(map(str, bench.eval_size))) else None
+    return dataset if row.flops_size in (None, "x".join(map(str, bench.eval_size))) else None
 
 
-def paper_miou(row: Mapping[str, Any], setting: str | None = None) -> float | None:
+def paper_miou(row: ResultRow, setting: str | None = None) -> float | None:
     """The paper's mIoU (%) for a result row, or ``None`` when the paper has no comparable number.
 
     Comparable: the row's ``model`` and benchmark (:func:`benchmark_of`) are in Table 4, its ``setting`` is an ISR
@@ -95,30 +63,26 @@ def paper_miou(row: Mapping[str, Any], setting: str | None = None) -> float | No
     at the aggressive ratios).
     """
     dataset = benchmark_of(row)
-    if dataset is None or row.get("tta"):
+    if dataset is None or row.tta:
         return None
-    setting = setting or str(row.get("setting", ""))
-    trained = parse_isr(row.get("train_isr")) or ISR_PRESETS["train"]
+    setting = setting or row.setting
+    trained = parse_isr(row.train_isr) or ISR_PRESETS["train"]
     if trained == ISR_PRESETS["aggressive"] and setting == "aggressive":
         setting = "aggressive_trained"
     elif trained != ISR_PRESETS["train"]:
         return None
-    return PAPER_MIOU.get((str(row.get("model", "")), setting, dataset))
-
-
-def _label(row: Mapping[str, Any]) -> str:
-    return str(row.get("setting") or row["isr"])
+    return PAPER_MIOU.get((str(row.model or ""), setting, dataset))
 
 
 def tradeoff_figure(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[ResultRow],
     reference: tuple[str, str] | None = None,
     title: str | None = None,
     metric: str = "mIoU",
     latency_label: str = "latency (ms / image)",
     *,
     front: Collection[str] | None = None,
-    others: Sequence[Mapping[str, Any]] = (),
+    others: Sequence[ResultRow] = (),
     budget: float | None = None,
     best: str | None = None,
     cost: str = "gflops",
@@ -127,7 +91,7 @@ def tradeoff_figure(
     """mIoU (%) against GFLOPs, and against latency when the rows have ``latency_ms``; one point per setting.
 
     Args:
-        rows: result rows (see the module docstring), e.g. from :func:`load_result_rows`.
+        rows: result rows (see the module docstring).
         reference: ``(model_name, benchmark)``, e.g. ``("edaformer_t", "ade20k")``: dotted vertical lines at the
             paper's GFLOPs for each preset (Tables 1/4). Only meaningful when the rows' GFLOPs were counted at
             that benchmark's size and class count. The paper's single-scale mIoU of each row's setting is drawn as
@@ -139,7 +103,7 @@ def tradeoff_figure(
             ``cost``, on the panel of ``cost`` (no line on the other panel), and only the presets and ``best`` are
             labelled.
         others: further rows drawn as small grey dots without labels (a search's other evaluated settings; their
-            ``metric`` may be ``None``, then ``search_score`` is used).
+            ``metric`` may be ``None``, then their ``extra["search_score"]`` is used).
         budget: a dashed vertical line at this cost on the panel of ``cost``.
         best: the ``isr`` of the row to mark with a star (the best setting under the budget).
         cost: the cost the front and the budget refer to: ``"gflops"`` or ``"latency_ms"``.
@@ -149,37 +113,37 @@ def tradeoff_figure(
     rows = sort_rows(rows)
     if not rows:
         raise ValueError("no rows to plot")
-    has_latency = all(r.get("latency_ms") is not None for r in rows)
+    has_latency = all(r.latency_ms is not None for r in rows)
     ncols = 2 if has_latency else 1
     fig = Figure(figsize=(5.2 * ncols, 4.0), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]
-    accs = [100 * float(r[metric]) if r.get(metric) is not None else math.nan for r in rows]
+    accs = [_percent(r, metric) for r in rows]
     if base is None:
-        base_row = rows[0] if _label(rows[0]) == "train" else None
+        base_row = rows[0] if rows[0].label == "train" else None
     else:
-        base_row = next((r for r in rows if r["isr"] == base), None)
+        base_row = next((r for r in rows if r.isr == base), None)
     xs_by_axis = [("gflops", "GFLOPs (multiply-accumulates, ×1e9)")]
     if has_latency:
         xs_by_axis.append(("latency_ms", latency_label))
     for ax, (key, xlabel) in zip(axes, xs_by_axis):
-        xs = [float(r[key]) for r in rows]
+        xs = [float(getattr(r, key)) for r in rows]
         if front is None:
             ax.plot(xs, accs, "-", color="0.7", zorder=1)
         else:
-            line = sorted((x, y) for r, x, y in zip(rows, xs, accs) if r["isr"] in front)
+            line = sorted((x, y) for r, x, y in zip(rows, xs, accs) if r.isr in front)
             if line and key == cost:
                 ax.plot(*zip(*line), "-", color="0.55", zorder=1, label="Pareto front")
             _draw_others(ax, others, key, metric)
         ax.scatter(xs, accs, s=40, zorder=2, c=[f"C{i}" for i in range(len(rows))])
         for i, (r, x, y) in enumerate(zip(rows, xs, accs)):
-            if best is not None and r["isr"] == best:
+            if best is not None and r.isr == best:
                 ax.plot(x, y, "*", color="gold", markeredgecolor="k", markersize=14, zorder=3, label="best")
-            if front is not None and not (r.get("setting") in PRESET_ORDER or r["isr"] in (best, base)):
+            if front is not None and not (r.setting in PRESET_ORDER or r.isr in (best, base)):
                 continue
-            text = _label(r)
+            text = r.label
             if base_row is not None and r is not base_row:
-                dx = 100 * (x / float(base_row[key]) - 1)
-                dy = y - 100 * float(base_row[metric])
+                dx = 100 * (x / float(getattr(base_row, key)) - 1)
+                dy = y - _percent(base_row, metric)
                 text += f"\n{dx:+.0f}% {'GFLOPs' if key == 'gflops' else 'time'}, {dy:+.2f} {metric}"
             offset = (6, 8) if i % 2 == 0 else (6, -26)  # alternate above/below: neighbours rarely collide
             ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
@@ -193,7 +157,7 @@ def tradeoff_figure(
         ax.set_ylabel(f"{metric} (%)")
         ax.grid(alpha=0.3)
         # others widen the cost range (not the accuracy range: far-off settings would squash the front)
-        span = xs + [float(r[key]) for r in others if r.get(key) is not None]
+        span = xs + [float(getattr(r, key)) for r in others if getattr(r, key) is not None]
         span += [budget] if budget is not None and key == cost else []
         xmin, xmax = min(span), max(span)
         pad = 0.15 * (xmax - xmin or xmax or 1.0)
@@ -223,13 +187,18 @@ def tradeoff_figure(
         vals = [v for (m, _, d), v in PAPER_GFLOPS.items() if m == model_name and d == dataset]
         if vals:
             ax.set_xlim(min(lo, min(vals) * 0.97), max(hi, max(vals) * 1.03))
-    size = rows[0].get("flops_size")
+    size = rows[0].flops_size
     fig.suptitle(title or f"ISR trade-off (same weights; GFLOPs at {size or 'the eval size'})", fontsize=10)
     return fig
 
 
+def _percent(row: ResultRow, metric: str) -> float:
+    value = getattr(row, metric, None)
+    return math.nan if value is None else 100 * float(value)
+
+
 def _paper_points(
-    rows: Sequence[Mapping[str, Any]], xs: Sequence[float], reference: tuple[str, str] | None
+    rows: Sequence[ResultRow], xs: Sequence[float], reference: tuple[str, str] | None
 ) -> list[tuple[float, float, str]]:
     """``(x, paper mIoU %, setting)`` for the single-scale rows whose setting Table 4 has for ``reference``; the
     paper's model trained at the aggressive ratios is added at the ``aggressive`` row's x."""
@@ -238,9 +207,9 @@ def _paper_points(
     model_name, dataset = reference
     points = []
     for row, x in zip(rows, xs):
-        if row.get("tta"):
+        if row.tta:
             continue
-        settings = [str(row.get("setting"))]
+        settings = [row.setting]
         if settings[0] == "aggressive":
             settings.append("aggressive_trained")
         for setting in settings:
@@ -262,17 +231,13 @@ def _draw_paper_miou(ax: Any, points: Sequence[tuple[float, float, str]]) -> Non
         ax.legend(fontsize=7, loc="upper right")
 
 
-def _draw_others(ax: Any, others: Sequence[Mapping[str, Any]], key: str, metric: str) -> None:
+def _draw_others(ax: Any, others: Sequence[ResultRow], key: str, metric: str) -> None:
     """Small grey dots: settings evaluated but off the front (their search score when not re-scored)."""
     points = [
-        (float(r[key]), 100 * float(r[metric] if r.get(metric) is not None else r["search_score"]))
+        (float(getattr(r, key)), _percent(r, metric) if getattr(r, metric) is not None else
+         100 * float(r.extra["search_score"]))
         for r in others
-        if r.get(key) is not None
-    ]
+        if getattr(r, key) is not None
+    ]  # fmt: skip
     if points:
         ax.scatter(*zip(*points), s=10, color="0.65", zorder=0, label="other settings (search score)")
-
-
-def preset_settings() -> list[str]:
-    """The paper's ISR presets, in Table 4's order."""
-    return [p for p in PRESET_ORDER if p in ISR_PRESETS]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from edaformer.cli.browse_dataset import main as browse_main
 from tests.conftest import run_main
 
 
+@pytest.mark.slow
 def test_training_samples_after_the_pipeline(tmp_path, capsys):
     out = tmp_path / "browse"
     data = [f"paths.data_dir={tmp_path}", "data.num_train=16", "data.num_val=4", "data.crop_size=[64,64]"]

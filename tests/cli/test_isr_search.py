@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from edaformer.checkpoints import save_model
 from edaformer.cli.eval import main as eval_main
@@ -20,22 +21,26 @@ from edaformer.models import ISR_PRESETS, create_model, parse_isr
 from edaformer.search import Scorer, dominates
 from tests.conftest import run_main
 
+from .helpers import one_error_line
+
 NAME = "isr_search_best"
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> tuple[Path, Path, list[str]]:
-    """A random EDAFormer-T checkpoint (6 demo classes), a 4 + 4 image demo dataset, and the search arguments."""
+    """A random EDAFormer-Mini checkpoint (6 demo classes), a 4 + 4 image demo dataset, and the search arguments."""
     root = tmp_path_factory.mktemp("isr_search")
     torch.manual_seed(0)
-    ckpt = root / "edaformer_t_demo.pt"
-    save_model(create_model("edaformer_t", num_classes=6), ckpt, "edaformer_t")
+    ckpt = root / "edaformer_mini_demo.pt"
+    save_model(create_model("edaformer_mini", num_classes=6), ckpt, "edaformer_mini")
     ensure_demo_dataset(root / "demo", num_train=4, num_val=4)
     data = [f"data.root={root / 'demo'}", "data.num_train=4", "data.num_val=4", "data.num_workers=0"]
+    data += ["data.test_scale=[96,64]"]  # small validation images of short side 64: seconds per trial
     args = [
         f"ckpt_path={ckpt}",
         *data,
-        "budget.fraction=0.97",  # at the demo's 128x160, the paper preset saves 3 % of the GFLOPs
+        "flops_size=[128,160]",  # the demo's evaluation size
+        "budget.fraction=0.91",  # there the paper preset saves 10 % of EDAFormer-Mini's GFLOPs
         "search.trials=6",
         "search.multipliers=[1,2]",  # 2^7 settings: few GFLOPs counts (the default space is 4^7)
         "search.val_images=2",
@@ -68,7 +73,7 @@ def test_search_outputs(searched, capsys):
     # the front: no row of the final set dominates one of it, each row carries GFLOPs, latency, mIoU and deltas
     for row in front:
         assert not any(dominates(o, row, "mIoU", "gflops") for o in results)
-        assert row["latency_ms"] > 0 and row["flops_size"] == "128x160" and row["model"] == "edaformer_t"
+        assert row["latency_ms"] > 0 and row["flops_size"] == "128x160" and row["model"] == "edaformer_mini"
         assert {"d_mIoU", "d_gflops_pct", "d_latency_pct", "search_score", "within_budget"} <= set(row)
     assert best["gflops"] <= report["limit"] and best["within_budget"]
     assert best["mIoU"] == max(r["mIoU"] for r in results if r["gflops"] <= report["limit"])
@@ -76,7 +81,7 @@ def test_search_outputs(searched, capsys):
     assert [r["isr"] for r in rows] == [r["isr"] for r in front]
     md = (searched / "isr_search.md").read_text()
     assert "## Pareto front" in md and "## Against the paper's ISR" in md and f"isr={NAME}" in md
-    assert (searched / "isr_search.png").stat().st_size > 10_000 and (searched / "study.db").is_file()
+    assert Image.open(searched / "isr_search.png").size[0] > 300 and (searched / "study.db").is_file()
     # the best setting as a preset, in the run dir and on the search path
     preset = (searched / "conf" / "isr" / f"{NAME}.yaml").read_text()
     assert preset == (searched / f"{NAME}.yaml").read_text()
@@ -116,7 +121,8 @@ def test_interrupted_search_resumes_to_the_same_front(setup, searched, monkeypat
     # another budget in the same run dir is refused
     other = [a for a in args if not a.startswith("budget.")]
     assert run_main(search_main, *other, "budget.fraction=0.9", f"search.resume_dir={out}") == 2
-    assert "holds a search with other settings (budget: stored ['fraction', 0.97]" in capsys.readouterr().err
+    line = one_error_line(capsys.readouterr().err)
+    assert "budget" in line and "0.91" in line  # the stored budget is named
 
 
 @pytest.mark.slow
@@ -139,7 +145,7 @@ def test_best_setting_is_an_isr_preset_for_eval_predict_export(setup, searched, 
     out = tmp_path / "export"
     assert run_main(export_main, f"ckpt_path={ckpt}", *use, "formats=[torchscript]", f"output_dir={out}") == 0
     assert [p.name for p in out.glob("*.pt")] == [
-        f"edaformer_t_{best['isr'].replace(',', '_')}.torchscript.pt"
+        f"edaformer_mini_{best['isr'].replace(',', '_')}.torchscript.pt"
     ]
 
 
@@ -150,10 +156,10 @@ def test_checkpoint_trained_at_other_ratios_is_searched_around_its_own(setup, tm
     root, _, args = setup
     torch.manual_seed(0)
     ckpt = tmp_path / "aggressive_hf"
-    create_model("edaformer_t", num_classes=6, train_isr="aggressive").save_pretrained(ckpt)
+    create_model("edaformer_mini", num_classes=6, train_isr="aggressive").save_pretrained(ckpt)
     out = tmp_path / "run"
     kept = [a for a in args if not a.startswith(("ckpt_path=", "search.trials=", "budget."))]
-    extra = ["search.trials=5", "budget.fraction=0.99"]  # all ratios doubled save only 1.5 % here
+    extra = ["search.trials=5", "budget.fraction=0.99"]  # all ratios doubled save 3 % here
     assert run_main(search_main, f"ckpt_path={ckpt}", *kept, *extra, f"hydra.run.dir={out}") == 0
     report = json.loads((out / "isr_search.json").read_text())
     trained = str(ISR_PRESETS["aggressive"])

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edaformer.cli.isr_table import build_table
 from edaformer.paper import PAPER_MIOU, PAPER_MIOU_SETTINGS
+from edaformer.results import ResultRow
 from edaformer.viz.tradeoff import paper_miou, tradeoff_figure
+from edaformer.workflows.isr_table import build_table
 
 ADE = "edaformer.data.ADE20KDataModule"
 SWEEP = [  # setting, ratios, GFLOPs, our mIoU
@@ -48,7 +49,7 @@ def test_paper_miou_data_is_table_4():
 
 def test_isr_table_shows_the_paper_beside_ours(tmp_path):
     write_sweep(tmp_path, "edaformer_t", ADE)
-    lines = build_table(tmp_path).splitlines()
+    lines = build_table(tmp_path).text.splitlines()
     assert lines[0].endswith("| paper mIoU (%) | ours − paper |")
     assert lines[2] == (
         "| train | 8,4,2,1-1,2,4 | 8,4,2,1-1,2,4 | 4.93 | 5.63 | +0.0 % | 42.51 | +0.00 | 42.3 | +0.21 |"
@@ -66,7 +67,7 @@ def test_isr_table_shows_the_paper_beside_ours(tmp_path):
 def test_isr_table_of_a_checkpoint_trained_at_the_aggressive_ratios(tmp_path):
     """Table 4's row marked *: the aggressive row is compared with 42.1; the paper has no other row for it."""
     write_sweep(tmp_path, "edaformer_t", ADE, train_isr="16,8,4,2-2,4,8")
-    lines = build_table(tmp_path).splitlines()
+    lines = build_table(tmp_path).text.splitlines()
     assert " trained at " in lines[0]
     assert lines[2].startswith("| train | 8,4,2,1-1,2,4 | 16,8,4,2-2,4,8 |") and lines[2].endswith(" — | — |")
     # deltas are relative to the row at the model's own ratios
@@ -87,7 +88,7 @@ def test_isr_table_of_a_checkpoint_trained_at_the_aggressive_ratios(tmp_path):
 )
 def test_isr_table_without_a_comparable_paper_number(tmp_path, model, data, flops_size, tta):
     write_sweep(tmp_path, model, data, flops_size, tta)
-    text = build_table(tmp_path)
+    text = build_table(tmp_path).text
     assert "paper mIoU" not in text and "Table 4" not in text
     assert "paper_mIoU" not in (tmp_path / "isr_table.csv").read_text()
 
@@ -101,14 +102,17 @@ def test_isr_table_without_a_comparable_paper_number(tmp_path, model, data, flop
 )
 def test_paper_miou_of_result_rows(model, data, expected):
     flops_size = "1024x2048" if "Cityscapes" in data else "512x512"
-    rows = [dict(setting=s[0], model=model, data=data, flops_size=flops_size) for s in SWEEP]
+    rows = [
+        ResultRow(setting=s, isr=isr, gflops=g, model=model, data=data, flops_size=flops_size)
+        for s, isr, g, _ in SWEEP
+    ]
     values = [paper_miou(r) for r in rows] + [paper_miou(rows[-1], "aggressive_trained")]
     assert values == expected
 
 
 def test_tradeoff_figure_draws_the_paper_points():
     rows = [
-        dict(setting=s, isr=isr, gflops=g, mIoU=m, latency_ms=10.0 - i, model="edaformer_t", data=ADE)
+        ResultRow(setting=s, isr=isr, gflops=g, mIoU=m, latency_ms=10.0 - i, model="edaformer_t", data=ADE)
         for i, (s, isr, g, m) in enumerate(SWEEP)
     ]
     fig = tradeoff_figure(rows, reference=("edaformer_t", "ade20k"))
@@ -118,7 +122,9 @@ def test_tradeoff_figure_draws_the_paper_points():
         assert list(paper.get_ydata()) == [42.3, 42.2, 42.1, 41.3]
         assert list(lines["paper, trained at aggressive"].get_ydata()) == [42.1]
     assert list(fig.axes[0].get_lines()[1].get_xdata()) == [5.63, 5.31, 4.72, 4.10]  # at our own GFLOPs
-    fig = tradeoff_figure([{**r, "tta": True} for r in rows], reference=("edaformer_t", "ade20k"))
+    for r in rows:
+        r.tta = True  # multi-scale + flip: the paper's table is single-scale
+    fig = tradeoff_figure(rows, reference=("edaformer_t", "ade20k"))
     assert not [line for line in fig.axes[0].get_lines() if "paper" in line.get_label()]
 
 
@@ -133,5 +139,6 @@ def test_tradeoff_figure_draws_the_paper_points():
     ],
 )
 def test_paper_miou_follows_the_training_ratios(setting, train_isr, expected):
-    row = dict(setting=setting, model="edaformer_t", data=ADE, flops_size="512x512", train_isr=train_isr)
+    row = ResultRow(setting=setting, isr="-", gflops=4.0, model="edaformer_t", data=ADE, flops_size="512x512",
+                    train_isr=train_isr)  # fmt: skip
     assert paper_miou(row) == expected

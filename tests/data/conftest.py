@@ -13,7 +13,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from PIL import Image
 
-import edaformer.cli.utils  # noqa: F401  (registers the configs' resolvers, e.g. edaformer_benchmark)
+from edaformer.config import register
+
+register()  # the configs' schemas and resolvers (e.g. edaformer_benchmark)
 
 REPO = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO / "conf"

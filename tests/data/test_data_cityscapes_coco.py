@@ -145,4 +145,5 @@ def test_prepare_commands_report_a_wrong_root_in_one_line(tmp_path, dh, capsys):
         "(unpack stuffthingmaps_trainval2017.zip there)"
     ]
     assert dh.run_command("prepare_cityscapes", f"data.root={tmp_path}", "nproc=0") == 2
-    assert capsys.readouterr().err.strip() == "error: nproc=0: expected an integer >= 1"
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: nproc=0") and "\n" not in err

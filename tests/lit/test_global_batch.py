@@ -12,8 +12,9 @@ from edaformer.lit import (
     GlobalBatch,
     GlobalBatchError,
     WholeGlobalBatches,
-    configure_global_batch,
+    count_devices,
     plan_global_batch,
+    trainer_arguments,
 )
 
 
@@ -86,12 +87,16 @@ def test_accumulation_schedule_and_validation_count_optimizer_steps(devices, tmp
     """6 batches an epoch, global batch 4 of 1 per device: every step takes 4 batches (the epoch's last 2 are left
     out rather than stepped alone), the schedule steps once per optimizer step, validation every 2 steps."""
     module = Recorder()
+    plan = plan_global_batch(4, 1, count_devices("cpu", devices), 1)  # before the trainer, from its arguments
+    assert str(plan) == "global batch 4 = 1 per device x 1 device x 1 node x 4 accumulation"
+    arguments = trainer_arguments(plan, 2)  # validation every 2 optimizer steps, as the recipes state it
+    assert arguments == {"accumulate_grad_batches": 4, "val_check_interval": 8}  # in batches
     trainer = L.Trainer(
         accelerator="cpu",
-        devices=devices,  # "auto": Lightning resolves the count, the plan reads it from the trainer
+        devices=devices,
         max_steps=3,
         max_epochs=-1,
-        val_check_interval=2,  # optimizer steps, as the recipes state it
+        **arguments,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         callbacks=[WholeGlobalBatches()],
@@ -101,9 +106,7 @@ def test_accumulation_schedule_and_validation_count_optimizer_steps(devices, tmp
         enable_model_summary=False,
         default_root_dir=tmp_path,
     )
-    plan = configure_global_batch(trainer, 4, per_device=1)
-    assert str(plan) == "global batch 4 = 1 per device x 1 device x 1 node x 4 accumulation"
-    assert trainer.accumulate_grad_batches == 4 and trainer.val_check_interval == 8  # in batches
+    assert trainer.num_devices == count_devices("cpu", devices)  # the count Lightning resolved
     trainer.fit(module, train_dataloaders=loader(6), val_dataloaders=loader(1))
     assert module.steps_at_batch == [0] * 4 + [1] * 4 + [2] * 4
     assert trainer.global_step == 3
@@ -113,20 +116,30 @@ def test_accumulation_schedule_and_validation_count_optimizer_steps(devices, tmp
 
 def test_without_accumulation_nothing_changes(tmp_path):
     module = Recorder()
+    plan = plan_global_batch(None, 1, 1, 1)
+    assert trainer_arguments(plan, 0.5) == {"accumulate_grad_batches": 1, "val_check_interval": 0.5}
     trainer = L.Trainer(accelerator="cpu", max_steps=7, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        callbacks=[WholeGlobalBatches()], default_root_dir=tmp_path)  # fmt: skip
-    assert configure_global_batch(trainer, None, per_device=1).accumulation == 1
+                        callbacks=[WholeGlobalBatches()], default_root_dir=tmp_path,
+                        accumulate_grad_batches=plan.accumulation)  # fmt: skip
     trainer.fit(module, train_dataloaders=loader(6))
     assert module.steps_at_batch == list(range(7))  # 6 batches in the first epoch, none dropped
 
 
 def test_an_epoch_shorter_than_one_global_batch_is_an_error(tmp_path):
+    plan = plan_global_batch(8, 1, 1, 1)
     trainer = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        callbacks=[WholeGlobalBatches()], default_root_dir=tmp_path)  # fmt: skip
-    configure_global_batch(trainer, 8, per_device=1)
+                        callbacks=[WholeGlobalBatches()], default_root_dir=tmp_path,
+                        accumulate_grad_batches=plan.accumulation)  # fmt: skip
     with pytest.raises(
         GlobalBatchError, match="an epoch has 6 training batches per device, fewer than the 8"
     ):
         trainer.fit(Recorder(), train_dataloaders=loader(6))
+
+
+def test_device_count_follows_lightnings_parsing():
+    assert count_devices("cpu", 2) == 2 and count_devices("cpu", "auto") == 1
+    assert count_devices("auto", 1) == 1
+    with pytest.raises(ValueError, match="trainer.accelerator=tpu"):
+        count_devices("tpu", 1)

@@ -15,7 +15,7 @@ from edaformer.lit import (
     ClassificationModule,
     MixupCutmix,
     SegmentationModule,
-    configure_global_batch,
+    plan_global_batch,
 )
 from edaformer.models import ISR_PRESETS, create_model
 from edaformer.optim import cosine_warmup_schedule, poly_warmup_schedule
@@ -62,8 +62,6 @@ def test_classification_smoke_train_and_eval():
         net,
         ADAMW,
         partial(cosine_warmup_schedule, total_steps=3, warmup_steps=1),
-        "eft_t",
-        3,
         mixup={"mixup_alpha": 0.8, "cutmix_alpha": 1.0},
         isr="paper",
     )
@@ -81,8 +79,6 @@ def test_segmentation_eval_isr_is_temporary_and_metrics_are_logged():
         net,
         ADAMW,
         partial(poly_warmup_schedule, total_steps=2, warmup_steps=1),
-        "edaformer_t",
-        2,
         class_names=["left", "right"],
         isr=[[16, 8, 2, 1], [2, 4, 8]],
         inference={"mode": "slide", "crop_size": [32, 32], "stride": [32, 32]},
@@ -100,10 +96,21 @@ def test_segmentation_eval_isr_is_temporary_and_metrics_are_logged():
     assert hp["inference"]["mode"] == "slide"
 
 
-@pytest.mark.slow
-def test_num_classes_mismatch_is_an_error():
-    with pytest.raises(ValueError, match="predicts 2 classes"):
-        SegmentationModule(create_model("edaformer_t", num_classes=2), ADAMW, None, "edaformer_t", 5)
+def with_classes(net: torch.nn.Module, num_classes: int) -> torch.nn.Module:
+    """A stand-in network that says how many classes it predicts (the factories' models do)."""
+    net.num_classes = num_classes
+    return net
+
+
+def test_the_module_records_what_the_network_is():
+    net = create_model("edaformer_mini", num_classes=4, train_isr="aggressive")
+    hp = SegmentationModule(net, ADAMW, None, global_batch=16).hparams
+    assert (hp.model_name, hp.num_classes, hp.train_isr, hp.global_batch) == (
+        "edaformer_mini",
+        4,
+        "16,8,4,2-2,4,8",
+        16,
+    )
 
 
 def test_atomic_checkpoint_survives_a_failed_save(tmp_path, monkeypatch):
@@ -150,7 +157,9 @@ def test_segmentation_loss_normalisation_by_hand(avg_non_ignore):
         ]
     ).repeat(2, 1, 1, 1)  # (B=2, K=3, H=2, W=3)
     masks = torch.tensor([[[0, 1, 255], [2, 2, 255]], [[255, 255, 255], [0, 255, 255]]])
-    module = SegmentationModule(torch.nn.Identity(), ADAMW, None, "x", 3, avg_non_ignore=avg_non_ignore)
+    module = SegmentationModule(
+        with_classes(torch.nn.Identity(), 3), ADAMW, None, avg_non_ignore=avg_non_ignore
+    )
     total, labelled = 0.0, 0
     for b in range(2):
         for y in range(2):
@@ -171,7 +180,10 @@ def test_segmentation_loss_normalisation_by_hand(avg_non_ignore):
 def test_tta_needs_the_original_image():
     """Multi-scale testing on an already-resized image would give the wrong per-ratio sizes: a clear error."""
     module = SegmentationModule(
-        torch.nn.Conv2d(3, 2, 1), ADAMW, None, "x", 2, inference={"scales": [0.75, 1.0], "flip": True}
+        with_classes(torch.nn.Conv2d(3, 2, 1), 2),
+        ADAMW,
+        None,
+        inference={"scales": [0.75, 1.0], "flip": True},
     )
     batch = {"image": torch.randn(1, 3, 64, 96), "mask": torch.zeros(1, 50, 70, dtype=torch.long)}
     with pytest.raises(ValueError, match="build the DataModule with tta=True"):
@@ -183,32 +195,22 @@ def test_tta_needs_the_original_image():
 
 
 def test_classification_lr_follows_the_global_batch():
-    """lr = 5e-4 × (per-device batch × world size × accumulation) / 512, read from the trainer."""
-    from types import SimpleNamespace
-
-    module = ClassificationModule(
-        torch.nn.Linear(4, 3),
-        partial(torch.optim.AdamW, lr=5e-4),
-        None,
-        "x",
-        3,
-        lr_reference_batch=512,
-        batch_size=128,
-    )
-    module.trainer = SimpleNamespace(world_size=8, accumulate_grad_batches=2)  # e.g. 2 nodes x 4 GPUs
-    assert module.global_batch_size() == 2048
+    """lr = 5e-4 × global batch / 512; e.g. 128 per device × 2 nodes × 4 GPUs × 2 accumulated = 2048."""
+    net = with_classes(torch.nn.Linear(4, 3), 3)
+    adamw = partial(torch.optim.AdamW, lr=5e-4)
+    module = ClassificationModule(net, adamw, None, lr_reference_batch=512, global_batch=2048)
     assert module.configure_optimizers()["optimizer"].param_groups[0]["lr"] == pytest.approx(2e-3)
-    with pytest.raises(ValueError, match="needs batch_size"):
-        ClassificationModule(torch.nn.Linear(4, 3), ADAMW, None, "x", 3, lr_reference_batch=512)
+    with pytest.raises(ValueError, match="needs global_batch"):
+        ClassificationModule(net, adamw, None, lr_reference_batch=512).configure_optimizers()
 
 
 @pytest.mark.slow
 def test_classification_lr_scaling_through_a_real_trainer():
-    net = create_model("eft_t", num_classes=3)
+    net = create_model("eft_mini", num_classes=3)
+    plan = plan_global_batch(8, 4, 1, 1)  # the recipe's global batch, reached by accumulating 2 batches of 4
     module = ClassificationModule(
-        net, partial(torch.optim.AdamW, lr=5e-4), None, "eft_t", 3, lr_reference_batch=512, batch_size=4
+        net, partial(torch.optim.AdamW, lr=5e-4), None, lr_reference_batch=512, global_batch=plan.size
     )
-    t = trainer(max_steps=1, limit_val_batches=0)
-    assert configure_global_batch(t, 8, per_device=4).accumulation == 2  # the recipe's global batch, reached
+    t = trainer(max_steps=1, limit_val_batches=0, accumulate_grad_batches=plan.accumulation)
     t.fit(module, DataLoader(Blobs(8, False), batch_size=4))
     assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(5e-4 * 8 / 512)

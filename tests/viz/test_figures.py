@@ -5,6 +5,7 @@ import pytest
 
 from edaformer.data.classes import default_palette
 from edaformer.evaluation import denormalize, normalize
+from edaformer.results import ResultRow
 from edaformer.tools.timing import measure_latency
 from edaformer.viz import attention_figure, prediction_figure, run_with_attention
 from edaformer.viz.tradeoff import tradeoff_figure
@@ -36,13 +37,18 @@ def test_prediction_figure_and_latency(tiny_model):
         dict(setting="train", isr="8,4,2,1-1,2,4", gflops=1.0, mIoU=0.5, latency_ms=times["train"]),
         dict(setting="paper", isr="16,8,2,1-2,4,8", gflops=0.8, mIoU=0.49, latency_ms=times["paper"]),
     ]
-    fig = tradeoff_figure(rows)
+    fig = tradeoff_figure(rows_of(rows))
     assert len(fig.axes) == 2
     gflops_axis, latency_axis = fig.axes
     x, y = gflops_axis.lines[0].get_data()
     np.testing.assert_allclose(x, [1.0, 0.8])  # one point per setting at its GFLOPs ...
     np.testing.assert_allclose(y, [50.0, 49.0])  # ... and its mIoU in %
     np.testing.assert_allclose(latency_axis.lines[0].get_data()[0], [times["train"], times["paper"]])
+
+
+def rows_of(dicts: list[dict]) -> list[ResultRow]:
+    """Result rows as a result file would hold them."""
+    return [ResultRow.from_dict(d) for d in dicts]
 
 
 @pytest.mark.slow
@@ -57,7 +63,9 @@ def test_tradeoff_figure_of_a_search():
     ]
     others = [dict(setting="x", isr="16,16,2,1-2,4,8", gflops=0.75, mIoU=None, search_score=0.45)]
     front = {"8,4,2,1-1,2,4", "32,8,2,1-2,4,8", "64,8,2,1-2,4,8"}
-    fig = tradeoff_figure(rows, front=front, others=others, budget=0.85, best="32,8,2,1-2,4,8")
+    fig = tradeoff_figure(
+        rows_of(rows), front=front, others=rows_of(others), budget=0.85, best="32,8,2,1-2,4,8"
+    )
     (ax,) = fig.axes
     x, y = ax.lines[0].get_data()
     np.testing.assert_allclose(x, [0.6, 0.7, 1.0])  # the front by cost; paper is off it
@@ -73,11 +81,11 @@ def test_tradeoff_figure_of_a_search():
     assert ax.get_xlim()[0] < 0.6 and ax.get_xlim()[1] > 1.0
     # a model trained at other ratios: its own setting is labelled and the changes refer to it
     own = [*rows, dict(setting="own", isr="16,8,2,1-1,2,4", gflops=0.9, mIoU=0.48)]
-    (ax,) = tradeoff_figure(own, front=front, base="16,8,2,1-1,2,4").axes
+    (ax,) = tradeoff_figure(rows_of(own), front=front, base="16,8,2,1-1,2,4").axes
     texts = {t.get_text().split("\n")[0]: t.get_text() for t in ax.texts}
     assert texts["own"] == "own" and texts["train"] == "train\n+11% GFLOPs, +2.00 mIoU"
     # with latency: the GFLOPs front is joined on the GFLOPs panel only
     timed = [{**r, "latency_ms": 10 * r["gflops"]} for r in rows]
-    gflops_axis, latency_axis = tradeoff_figure(timed, front=front, budget=0.85).axes
+    gflops_axis, latency_axis = tradeoff_figure(rows_of(timed), front=front, budget=0.85).axes
     assert [line.get_label() for line in gflops_axis.lines].count("Pareto front") == 1
     assert [line.get_label() for line in latency_axis.lines].count("Pareto front") == 0

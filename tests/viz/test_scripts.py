@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edaformer.viz.tradeoff import load_result_rows, tradeoff_figure
+from edaformer.results import read_result_rows
+from edaformer.viz.tradeoff import sort_rows, tradeoff_figure
 
 from ..conftest import run_main
 from .conftest import NUM_CLASSES, random_image
@@ -118,8 +119,8 @@ def test_tradeoff_plot_from_sweep_results(tmp_path, run_script):
             data="edaformer.data.ADE20KDataModule",
         )
         (job / "results.json").write_text(json.dumps({"results": [row]}))
-    loaded = load_result_rows([tmp_path / "multirun"])
-    assert [r["setting"] for r in loaded] == ["train", "dec2x", "paper", "aggressive"]
+    loaded = sort_rows(read_result_rows([tmp_path / "multirun"]))
+    assert [r.setting for r in loaded] == ["train", "dec2x", "paper", "aggressive"]
     fig = tradeoff_figure(loaded, reference=("edaformer_t", "ade20k"))
     assert len(fig.axes) == 1
     proc = run_script(

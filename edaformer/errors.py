@@ -1,0 +1,20 @@
+"""The base class of a user's mistakes raised by the library.
+
+A mistake the user can act on (a bad value, a missing file, a checkpoint of the wrong kind) is reported by the
+``edaformer-*`` commands as one line ``error: ...`` with the exit status its class declares (``exit_status``);
+everything else is a bug and keeps its traceback. Errors of other layers declare the same attribute
+(:class:`~edaformer.data.io.DatasetError`, :class:`~edaformer.checkpoints.CheckpointError`: 2;
+:class:`~edaformer.lit.NonFiniteError`: 1), so the reporter needs no import of the layers that raise them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EXIT_USER_ERROR", "UserError"]
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; reported as one line (``error: ...``), exit status 2."""
+
+    exit_status = EXIT_USER_ERROR
