@@ -98,8 +98,23 @@ def _exit_status_of(err: BaseException) -> int | None:
     return EXIT_USER_ERROR if isinstance(err, _USER_ERRORS) else None
 
 
+# What a command adds to a checkpoint of the wrong kind (the library says what the file is, not which command takes
+# it): (found, needed) of :class:`~edaformer.checkpoints.CheckpointKindError` -> the command that takes it.
+_CHECKPOINT_HINTS = {
+    ("classification", "segmentation"): "edaformer-eval data=imagenet ckpt_path=PATH evaluates it; "
+    "edaformer-train model.pretrained=PATH starts a segmentation training from its encoder",
+    ("segmentation", "classification"): "edaformer-eval, edaformer-predict and edaformer-visualize-attention take it",
+    ("weights", "training"): "ckpt_path= resumes a run from its last.ckpt; to start from these weights use "
+    "model.init_from=PATH (or model.pretrained=PATH for an encoder)",
+    ("training", "training"): "resume with the model= and data= of the run that wrote it",
+}
+
+
 def _report(err: BaseException, status: int) -> None:
     message = f"error: {error_message(err)}"
+    hint = _CHECKPOINT_HINTS.get((getattr(err, "found", None), getattr(err, "needed", None)))
+    if hint:
+        message += f" ({hint})"
     _log_to_files(logging.ERROR, message)
     print(message, file=sys.stderr)
     sys.exit(status)

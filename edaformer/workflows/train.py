@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..checkpoints import check_training_checkpoint
+from ..checkpoints import CheckpointKindError, check_training_checkpoint
 from ..config.arguments import shown
 from ..config.checks import check_required
 from ..errors import UserError
@@ -189,8 +189,10 @@ def check_before_training(cfg: DictConfig, module: L.LightningModule) -> None:
             check_training_checkpoint(
                 path, module.state_dict(), f"{cfg.model.model_name} ({cfg.model.num_classes} classes)"
             )
-        except ValueError as err:  # unreadable, another kind of file, another model: the message says which
-            raise UserError(str(err)) from None
+        except CheckpointKindError as err:  # another kind of file or another model: the command adds a hint
+            raise CheckpointKindError(f"ckpt_path={path}: {err}", err.path, err.found, err.needed) from None
+        except ValueError as err:  # unreadable
+            raise UserError(f"ckpt_path={path}: {err}") from None
 
 
 def _require_file(path: str, key: str) -> str:
