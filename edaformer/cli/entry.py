@@ -103,7 +103,10 @@ def _exit_status_of(err: BaseException) -> int | None:
 _CHECKPOINT_HINTS = {
     ("classification", "segmentation"): "edaformer-eval data=imagenet ckpt_path=PATH evaluates it; "
     "edaformer-train model.pretrained=PATH starts a segmentation training from its encoder",
-    ("segmentation", "classification"): "edaformer-eval, edaformer-predict and edaformer-visualize-attention take it",
+    (
+        "segmentation",
+        "classification",
+    ): "edaformer-eval, edaformer-predict and edaformer-visualize-attention take it",
     ("weights", "training"): "ckpt_path= resumes a run from its last.ckpt; to start from these weights use "
     "model.init_from=PATH (or model.pretrained=PATH for an encoder)",
     ("training", "training"): "resume with the model= and data= of the run that wrote it",
