@@ -150,7 +150,7 @@ def test_predict_cli_bf16_matches_fp32_labels(tmp_path, mini_ckpt):
     ("main", "args", "key"),
     [
         (predict_main, ["ckpt_path=x", "inputs=y", "precision=fp16"], "fp16"),
-        (predict_main, ["ckpt_path=x", "inputs=y", "compile=yes"], "yes"),
+        (predict_main, ["ckpt_path=x", "inputs=y", "compile=maybe"], "maybe"),
         (export_main, ["model=edaformer_mini", "formats=[onnx,torchscript]", "precision=bf16"], "onnx"),
         (export_main, ["model=edaformer_mini", "compile=true"], "compile"),
     ],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from edaformer.checkpoints import CheckpointError, load_model, load_weights, save_model
 from edaformer.lit import SegmentationModule
@@ -14,11 +13,11 @@ from edaformer.models import ISR_PRESETS, create_model, to_official_state_dict
 AGGRESSIVE = ISR_PRESETS["aggressive"]
 
 
-def lightning_checkpoint(net: nn.Module) -> dict:
+def lightning_checkpoint(module: SegmentationModule) -> dict:
     """What ``Trainer.save_checkpoint`` stores of a segmentation run: the module's ``net.*`` weights and its
     hyper-parameters."""
-    hparams = {"model_name": net.model_name, "num_classes": net.num_classes, "train_isr": str(net.train_isr)}
-    return {"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "hyper_parameters": hparams}
+    hparams = {key: module.hparams[key] for key in ("model_name", "num_classes", "train_isr")}
+    return {"state_dict": module.state_dict(), "hyper_parameters": hparams}
 
 
 @pytest.fixture(scope="module")

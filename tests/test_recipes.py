@@ -106,7 +106,7 @@ def test_imagenet_recipe(model, tmp_path):
     assert cfg.model.mixup.mixup_alpha == 0.8 and cfg.model.mixup.cutmix_alpha == 1.0
     assert cfg.model.label_smoothing == 0.1
     assert cfg.model.optimizer.lr == 5e-4 and cfg.model.optimizer.weight_decay == 0.05
-    assert cfg.model.lr_reference_batch == 512 and cfg.model.batch_size == 128  # 1e-3 at 128 x 8 GPUs
+    assert cfg.model.lr_reference_batch == 512  # 5e-4 x 1024 / 512 = 1e-3 (global batch: the plan)
     assert cfg.data.repeated_augmentation == 3 and cfg.data.seed == cfg.seed
     assert cfg.trainer.max_steps == 300 * 1251 and cfg.model.scheduler.warmup_steps == 5 * 1251
     assert cfg.monitor == "val/top1" and list(cfg.flops_size) == [224, 224]
