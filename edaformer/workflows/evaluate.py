@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..evaluation.acceleration import accelerate, unwrap
 from ..evaluation.cityscapes import CityscapesEvalError, evaluate_label_ids
 from ..flops import count_flops, count_params
-from ..lit import SegmentationModule, WriteCityscapesLabelIds
+from ..lit import SegmentationModule, StopOnSignal, WriteCityscapesLabelIds
 from ..lit.loggers import log_images_to_wandb
 from ..models import ISRLike, isr_applied
 from ..results import ResultRow, write_result_files
@@ -144,6 +144,9 @@ def evaluate(cfg: DictConfig) -> ResultRow:
         node, net=accelerate(net, **runtime), optimizer=None, scheduler=None, class_names=names
     )
     callbacks = instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm))
+    callbacks.append(
+        StopOnSignal()
+    )  # SIGTERM / SIGINT: stop after the batch, say how far it got, write nothing
     out_dir = Path(cfg.paths.output_dir)
     label_ids = cityscapes_output(cfg, dm, out_dir)
     if label_ids is not None:
