@@ -11,15 +11,23 @@ continues that epoch's permutation after the last batch it trained on.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator, Sized
 from typing import Any, NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-__all__ = ["ResumableDataLoader", "ResumableSampler", "SeededIndex", "sample_seed"]
+__all__ = ["ResumableDataLoader", "ResumableSampler", "SeededIndex", "leave_signals_to_main", "sample_seed"]
 
 _GOLDEN = 0x9E3779B97F4A7C15  # odd 64-bit constant: positions map to well-spread seeds
+
+
+def leave_signals_to_main(worker_id: int) -> None:
+    """``worker_init_fn``: a DataLoader worker ignores SIGTERM and SIGINT, which a scheduler, ``timeout`` or Ctrl+C
+    send to every process of the group; the main process stops at a safe point and then ends its workers."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class SeededIndex(NamedTuple):

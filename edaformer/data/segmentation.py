@@ -35,7 +35,7 @@ from edaformer.data.io import (
     read_mask,
     require_dir,
 )
-from edaformer.data.resumable import ResumableDataLoader, ResumableSampler, SeededIndex
+from edaformer.data.resumable import ResumableDataLoader, ResumableSampler, SeededIndex, leave_signals_to_main
 from edaformer.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -375,6 +375,7 @@ class SegmentationDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             collate_fn=collate,
+            worker_init_fn=leave_signals_to_main,  # the main process stops them after a safe point
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -60,7 +60,7 @@ class StopOnSignal(L.Callback):
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
         self._step_before = 0
-        self._saved: Interrupted | None = (
+        self.saved: Interrupted | None = (
             None  # the checkpoint written at the interrupt, raised at the next hook
         )
 
@@ -127,21 +127,33 @@ class StopOnSignal(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if trainer.global_step == self._step_before:  # inside a gradient accumulation: finish the step first
             return
-        if self._saved is not None or not self._stop_requested(trainer):
+        if self.saved is not None or not self._stop_requested(trainer):
             return
         signum = self.received if self.received is not None else signal.SIGTERM
         path = self.checkpoint_path(trainer)
         trainer.save_checkpoint(path)
-        self._saved = Interrupted(
+        self.saved = Interrupted(
             f"training interrupted by {signal.Signals(signum).name} after step {trainer.global_step}; saved {path}",
             signum,
             checkpoint=path,
             step=trainer.global_step,
         )
 
+    def interruption(self, err: BaseException) -> Interrupted | None:
+        """What ``err``, raised while this callback handled a signal, means: the interruption (a signal sent to the
+        process group also ends the DataLoader workers, which fails the next batch), or ``None``: another error."""
+        if isinstance(err, Interrupted):
+            return err
+        if self.saved is not None:
+            return self.saved
+        if self.received is not None:
+            name = signal.Signals(self.received).name
+            return Interrupted(f"interrupted by {name} ({type(err).__name__}: {err})", self.received)
+        return None
+
     def _raise_if_saved(self) -> None:
-        if self._saved is not None:
-            raise self._saved
+        if self.saved is not None:
+            raise self.saved
 
     def checkpoint_path(self, trainer: L.Trainer) -> Path:
         if self.checkpoint is not None:

@@ -111,8 +111,11 @@ def train(cfg: DictConfig) -> TrainResult:
         trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     except GlobalBatchError as err:
         raise UserError(f"global_batch={cfg.get('global_batch')}: {err}") from None
-    except Interrupted as err:
-        raise with_resume_command(err) from None
+    except Exception as err:
+        interruption = stop.interruption(err)
+        if interruption is None:
+            raise
+        raise with_resume_command(interruption) from None
     result = TrainResult(
         metrics={k: float(v) for k, v in trainer.callback_metrics.items()},
         ckpt_path=trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else "",

@@ -225,9 +225,10 @@ def test_sigterm_saves_the_step_and_the_resumed_run_ends_bit_exact(trained_run, 
     """Before: exit 0 after Lightning's "Received SIGTERM: 15", no checkpoint since the last validation, no resume
     hint; a resumed run replayed epoch 0's augmentations (num_workers=0) and forgot the best validation.
 
-    SIGTERM during step 5 of the shared 6-step run (in the middle of an epoch, num_workers=0): the step ends,
-    last.ckpt holds it, exit 143 and one line naming it and the resume command. Resumed, the run ends with the
-    shared run's weights bit for bit, its best checkpoint, and its metrics.csv rows once each."""
+    SIGTERM during step 5 of the shared 6-step run (in the middle of an epoch; a loader worker here, none in the
+    shared run and the resumed one): the step ends, last.ckpt holds it, exit 143 and one line naming it and the
+    resume command. Resumed, the run ends with the shared run's weights bit for bit, its best checkpoint, and its
+    metrics.csv rows once each."""
     killed, resumed = tmp_path / "killed", tmp_path / "resumed"
     common = [*QUIET, "final_eval.isr=[]"]
     sigterm = ["+callbacks.kill._target_=tests.cli.killer.SignalAtStep", "+callbacks.kill.step=4"]
