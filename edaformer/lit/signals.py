@@ -131,7 +131,7 @@ class StopOnSignal(L.Callback):
             return
         signum = self.received if self.received is not None else signal.SIGTERM
         path = self.checkpoint_path(trainer)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # the exact-resume state (optimizer, loops, RNG)
         self.saved = Interrupted(
             f"training interrupted by {signal.Signals(signum).name} after step {trainer.global_step}; saved {path}",
             signum,

@@ -413,6 +413,7 @@ ARGUMENT_CASES = [  # command, arguments, what the one line names (keys and valu
     ),  # found before the work starts
     ("train", [*DEMO, "monitor=val/miou"], ["monitor=val/miou", "val/mIoU"]),
     ("train", [*DEMO, "model.num_classes=5"], ["model.num_classes=5", "6"]),  # the demo data has 6
+    ("train", [*DEMO, "checkpoint_every_minutes=0"], ["checkpoint_every_minutes=0"]),
 ]
 
 
