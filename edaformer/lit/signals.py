@@ -60,9 +60,7 @@ class StopOnSignal(L.Callback):
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
         self._step_before = 0
-        self.saved: Interrupted | None = (
-            None  # the checkpoint written at the interrupt, raised at the next hook
-        )
+        self.saved: Interrupted | None = None  # the interruption saved, raised at the next hook
 
     # ------------------------------------------------------------------------------------------ handlers
     def _handle(self, signum: int, frame: FrameType | None) -> None:
