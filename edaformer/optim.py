@@ -14,6 +14,7 @@ Groups carry ``lr_mult`` and ``decay_mult``; :func:`build_optimizer` turns them 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
+
+log = logging.getLogger("edaformer")
 
 NORM_LAYERS: tuple[type[nn.Module], ...] = (
     nn.LayerNorm,
@@ -158,6 +161,32 @@ class CosineWarmup:
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+class StepSchedule(LambdaLR):
+    """A :class:`LambdaLR` over a schedule with a length (``total_steps``) that belongs to the run, not to a
+    checkpoint: resumed with another length (a longer ``max_steps``), the schedule is the new run's, so the lr
+    continues on the schedule of the new length from the resumed step, and the optimizer's lr is set to it at once
+    (never left at the old schedule's end, 0)."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        lengths = [getattr(fn, "total_steps", None) for fn in self.lr_lambdas]
+        super().load_state_dict(state_dict)
+        changed = False
+        for fn, total in zip(self.lr_lambdas, lengths, strict=True):
+            if total is None or fn.total_steps == total:
+                continue
+            old, fn.total_steps, changed = fn.total_steps, total, True
+            log.info(
+                "lr schedule over %d steps (the checkpoint's: %d): lr factor %.4g at step %d",
+                total, old, fn(self.last_epoch), self.last_epoch,
+            )  # fmt: skip
+        if changed:
+            for group, base, fn in zip(
+                self.optimizer.param_groups, self.base_lrs, self.lr_lambdas, strict=True
+            ):
+                group["lr"] = base * fn(self.last_epoch)
+            self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
 def poly_warmup_schedule(
     optimizer: torch.optim.Optimizer,
     total_steps: int,
@@ -168,7 +197,7 @@ def poly_warmup_schedule(
     """The authors' schedule: iteration-based poly (power 1, min lr 0) with linear warm-up; call once per step."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    return LambdaLR(optimizer, PolyWarmup(total_steps, warmup_steps, warmup_ratio, power))
+    return StepSchedule(optimizer, PolyWarmup(total_steps, warmup_steps, warmup_ratio, power))
 
 
 def cosine_warmup_schedule(
@@ -181,4 +210,4 @@ def cosine_warmup_schedule(
     """Cosine schedule with linear warm-up, per iteration (ImageNet pre-training)."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    return LambdaLR(optimizer, CosineWarmup(total_steps, warmup_steps, warmup_ratio, min_ratio))
+    return StepSchedule(optimizer, CosineWarmup(total_steps, warmup_steps, warmup_ratio, min_ratio))

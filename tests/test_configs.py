@@ -153,3 +153,13 @@ def test_callback_configs_instantiate(tmp_path):
         "RestoreRNGState",
         "LearningRateMonitor",
     }
+
+
+@pytest.mark.parametrize(("minutes", "seconds"), [(None, 600), ("0.5", 30), ("null", None)])
+def test_checkpoint_every_minutes_is_a_time_interval(tmp_path, minutes, seconds):
+    """``last.ckpt`` every N minutes of training (default 10) besides the step-based checkpoints; ``null``: never."""
+    cfg = compose_cfg("train", [f"checkpoint_every_minutes={minutes}"] if minutes else [], tmp_path)
+    timed = instantiate(cfg.callbacks.timed_checkpoint)
+    interval = timed._train_time_interval
+    assert (interval.total_seconds() if interval else None) == seconds
+    assert timed.every_n_epochs == 0 and timed._every_n_train_steps == 0  # nothing else triggers it

@@ -120,6 +120,26 @@ def test_scheduler_state_is_plain():
     }
 
 
+def test_a_longer_run_resumed_stretches_the_schedule():
+    """Before: resumed with a larger max_steps, the schedule kept the checkpoint's length: lr 0 for the extra steps.
+    Now the lr is the new length's schedule from the resumed step on, set on the optimizer at once."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    sched = poly_warmup_schedule(optimizer, total_steps=8, warmup_steps=0)
+    for _ in range(8):
+        optimizer.step()
+        sched.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0
+    longer = torch.optim.SGD([param], lr=1.0)
+    resumed = poly_warmup_schedule(longer, total_steps=16, warmup_steps=0)
+    longer.load_state_dict(optimizer.state_dict())
+    resumed.load_state_dict(sched.state_dict())
+    assert longer.param_groups[0]["lr"] == pytest.approx(0.5) == resumed.get_last_lr()[0]
+    longer.step()
+    resumed.step()
+    assert longer.param_groups[0]["lr"] == pytest.approx(1 - 9 / 16)
+
+
 def test_scale_lr_is_deits_linear_rule():
     net = torch.nn.Linear(2, 2)
     opt = torch.optim.AdamW([{"params": [net.weight]}, {"params": [net.bias], "lr": 1e-4}], lr=5e-4)

@@ -92,7 +92,9 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
 
 
 def _exit_status_of(err: BaseException) -> int | None:
-    status = getattr(type(err), "exit_status", None)
+    status = getattr(
+        err, "exit_status", None
+    )  # the class's, or the instance's (an interruption: 128 + signal)
     if isinstance(status, int):
         return status
     return EXIT_USER_ERROR if isinstance(err, _USER_ERRORS) else None

@@ -45,7 +45,7 @@ COUNT, COUNT_OR_ZERO, SIDE, NETWORK_INPUT = Range(1), Range(0), Range(1, pair=Tr
 
 # command -> key -> range (null values are not checked: they mean "the default")
 RANGES: dict[str, dict[str, Range]] = {
-    "train": {"checkpoint_every_n_steps": COUNT, "flops_size": SIDE},
+    "train": {"checkpoint_every_n_steps": COUNT, "checkpoint_every_minutes": Range(0.01), "flops_size": SIDE},
     "eval": {"flops_size": SIDE},
     "isr_search": {
         "flops_size": NETWORK_INPUT,

@@ -95,6 +95,7 @@ class RecipeKeys(Command):
 class TrainConfig(RecipeKeys):
     ckpt_path: str | None = None
     checkpoint_every_n_steps: int = MISSING
+    checkpoint_every_minutes: float | None = None
 
 
 @dataclass

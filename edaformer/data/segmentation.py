@@ -35,6 +35,7 @@ from edaformer.data.io import (
     read_mask,
     require_dir,
 )
+from edaformer.data.resumable import ResumableDataLoader, ResumableSampler, SeededIndex, leave_signals_to_main
 from edaformer.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -82,11 +83,13 @@ def _imagenet_normalize(op: A.Normalize) -> bool:
 
 
 class SeededTransform:
-    """Holds an ``A.Compose`` and (re)seeds it once per process from ``torch.initial_seed()``.
+    """Holds an ``A.Compose`` and seeds its generators (one shared by all ops).
 
-    In a DataLoader worker ``torch.initial_seed()`` is the worker's seed, drawn from the main process's
-    generator for every new set of workers, so ``lightning.seed_everything(s)`` makes the augmentations
-    reproducible, different in each worker and different in each epoch. One generator is shared by all ops.
+    Given a ``seed`` (a training sample's, from :class:`~edaformer.data.resumable.ResumableSampler`), the sample's
+    augmentation depends on that seed only: the same in any worker and after a resume. Without one, the generators
+    are seeded once per process from ``torch.initial_seed()``: in a DataLoader worker that is the worker's seed,
+    drawn from the main process's generator for every new set of workers, so ``lightning.seed_everything(s)``
+    makes the augmentations reproducible, different in each worker and different in each epoch.
     """
 
     def __init__(self, compose: A.Compose, salt: int = 0):
@@ -94,12 +97,19 @@ class SeededTransform:
         self.salt = salt
         self._seeded_for: tuple[int, int] | None = None
 
-    def __call__(self, **data: Any) -> dict[str, Any]:
-        key = (os.getpid(), torch.initial_seed())
-        if key != self._seeded_for:
-            seed = (torch.initial_seed() + self.salt) % 2**63
-            self.compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
-            self._seeded_for = key
+    def _seed(self, seed: int) -> None:
+        seed = (seed + self.salt) % 2**63
+        self.compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+    def __call__(self, seed: int | None = None, **data: Any) -> dict[str, Any]:
+        if seed is not None:
+            self._seed(seed)
+            self._seeded_for = None
+        else:
+            key = (os.getpid(), torch.initial_seed())
+            if key != self._seeded_for:
+                self._seed(torch.initial_seed())
+                self._seeded_for = key
         return self.compose(**data)
 
 
@@ -145,16 +155,19 @@ class SegmentationDataset(Dataset):
             )
         return image, self.label_map.apply(raw, mask_path)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | SeededIndex) -> dict[str, Any]:
+        """The sample at ``key``: an index, or a :class:`~edaformer.data.resumable.SeededIndex` (an index and the
+        seed of its augmentation)."""
+        index, seed = key if isinstance(key, tuple) else (key, None)
         image, mask = self.load(index)
         if self.train:
-            out = self.transform(image=image, mask=mask)
+            out = self.transform(seed=seed, image=image, mask=mask)
             return {
                 "image": to_chw_tensor(out["image"]),
                 "mask": torch.from_numpy(out["mask"].astype(np.int64)),
                 "path": str(self.pairs[index][0]),
             }
-        out = self.transform(image=image)
+        out = self.transform(seed=seed, image=image)
         if self.original_image:
             chw = torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1)))
         else:
@@ -350,16 +363,19 @@ class SegmentationDataModule(L.LightningDataModule):
             self._datasets[role] = self.build_dataset(role)
         return self._datasets[role]
 
-    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
-        return DataLoader(
+    def _loader(self, dataset: Dataset, batch_size: int, train: bool) -> DataLoader:
+        """Training: whole batches in a new random order per epoch, resumable from any batch
+        (:class:`~edaformer.data.resumable.ResumableDataLoader`); evaluation: every image, in order."""
+        return (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
+            sampler=ResumableSampler(dataset) if train else None,
+            drop_last=train,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             collate_fn=collate,
+            worker_init_fn=leave_signals_to_main,  # the main process stops them after a safe point
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -369,13 +385,13 @@ class SegmentationDataModule(L.LightningDataModule):
                 f"{self.dataset_name} split {self.splits['train']!r} has {len(dataset)} image(s), fewer than "
                 f"batch_size={self.batch_size}; expected at least one full batch"
             )
-        return self._loader(dataset, self.batch_size, shuffle=True, drop_last=True)
+        return self._loader(dataset, self.batch_size, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.dataset("val"), self.val_batch_size, shuffle=False, drop_last=False)
+        return self._loader(self.dataset("val"), self.val_batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.dataset("test"), self.val_batch_size, shuffle=False, drop_last=False)
+        return self._loader(self.dataset("test"), self.val_batch_size, train=False)
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()

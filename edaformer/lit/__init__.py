@@ -1,6 +1,7 @@
 """Lightning glue: training/evaluation modules and callbacks around the plain-PyTorch models."""
 
 from .callbacks import AtomicCheckpointIO, LogSegmentationSamples, RestoreRNGState, ValidateAtEnd
+from .checkpointing import BestCheckpoint, ContinueCSVMetrics, TimedCheckpoint
 from .cityscapes import WriteCityscapesLabelIds
 from .classification import ClassificationModule
 from .global_batch import (
@@ -14,18 +15,24 @@ from .global_batch import (
 from .mixup import MixupCutmix
 from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
+from .signals import Interrupted, StopOnSignal
 
 __all__ = [
     "AtomicCheckpointIO",
+    "BestCheckpoint",
     "ClassificationModule",
+    "ContinueCSVMetrics",
     "GlobalBatch",
     "GlobalBatchError",
+    "Interrupted",
     "LogSegmentationSamples",
     "MixupCutmix",
     "NonFiniteError",
     "NonFiniteGuard",
     "RestoreRNGState",
     "SegmentationModule",
+    "StopOnSignal",
+    "TimedCheckpoint",
     "ValidateAtEnd",
     "WholeGlobalBatches",
     "WriteCityscapesLabelIds",

@@ -101,23 +101,16 @@ class RestoreRNGState(L.Callback):
     so dropout, drop-path, augmentation and shuffling continue exactly as in an uninterrupted run.
 
     States are plain tensors and numbers (the checkpoint stays loadable with ``weights_only=True``); each process
-    restores its own state, captured at save time. Restoring happens at ``on_train_start``, after Lightning has
-    restored everything else and before the first resumed batch is drawn.
+    restores its own state, captured at save time. Restoring happens as soon as Lightning hands the state over,
+    before the fit loop creates its first training iterator (which draws the epoch's order when the checkpoint
+    ended an epoch; one resumed within an epoch continues its order, see :mod:`edaformer.data.resumable`).
     """
-
-    def __init__(self) -> None:
-        self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return _rng_state()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending = state_dict
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._pending is not None:
-            _set_rng_state(self._pending)
-            self._pending = None
+        _set_rng_state(state_dict)
 
 
 class LogSegmentationSamples(L.Callback):

@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..evaluation.acceleration import accelerate, unwrap
 from ..evaluation.cityscapes import CityscapesEvalError, evaluate_label_ids
 from ..flops import count_flops, count_params
-from ..lit import SegmentationModule, WriteCityscapesLabelIds
+from ..lit import SegmentationModule, StopOnSignal, WriteCityscapesLabelIds
 from ..lit.loggers import log_images_to_wandb
 from ..models import ISRLike, isr_applied
 from ..results import ResultRow, write_result_files
@@ -144,6 +144,8 @@ def evaluate(cfg: DictConfig) -> ResultRow:
         node, net=accelerate(net, **runtime), optimizer=None, scheduler=None, class_names=names
     )
     callbacks = instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm))
+    stop = StopOnSignal()  # SIGTERM / SIGINT: stop after the batch, say how far it got, write nothing
+    callbacks.append(stop)
     out_dir = Path(cfg.paths.output_dir)
     label_ids = cityscapes_output(cfg, dm, out_dir)
     if label_ids is not None:
@@ -156,7 +158,12 @@ def evaluate(cfg: DictConfig) -> ResultRow:
     for lg in loggers:
         lg.log_hyperparams(config)
     dm.setup("validate")
-    row = evaluate_setting(trainer, module, dm.val_dataloader(), cfg.isr, cfg.flops_size)
+    try:
+        row = evaluate_setting(trainer, module, dm.val_dataloader(), cfg.isr, cfg.flops_size)
+    except Exception as err:
+        if (interruption := stop.interruption(err)) is None:
+            raise
+        raise interruption from None
     row.ckpt, row.checkpoint_kind, row.model, row.data = (
         str(info.path),
         info.kind,

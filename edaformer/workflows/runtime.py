@@ -3,9 +3,11 @@ Hydra's runtime config; outside a command, e.g. a config composed in a notebook,
 
 from __future__ import annotations
 
+import shlex
+
 from hydra.core.hydra_config import HydraConfig
 
-__all__ = ["choice", "command_line", "overridden"]
+__all__ = ["choice", "command_line", "overridden", "rerun_command"]
 
 
 def _overrides() -> list[str]:
@@ -31,3 +33,13 @@ def choice(group: str) -> str | None:
 def command_line(command: str) -> str:
     """``command`` followed by the overrides it was run with (for the header of a result file)."""
     return " ".join([command, *_overrides()])
+
+
+def rerun_command(command: str, **replaced: str) -> str:
+    """The shell command that runs ``command`` again with the same overrides, ``key=value`` of ``replaced`` instead
+    of the given ones, and a new run dir (``hydra.run.dir`` / ``hydra.sweep.dir`` dropped)."""
+    dropped = {*replaced, "hydra.run.dir", "hydra.sweep.dir"}
+    kept = [o for o in _overrides() if o.split("=", 1)[0].lstrip("+~") not in dropped]
+    return " ".join(
+        shlex.quote(part) for part in [command, *kept, *(f"{k}={v}" for k, v in replaced.items())]
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +28,11 @@ from ..errors import UserError
 from ..files import remove_stale_temp_files
 from ..lit import (
     AtomicCheckpointIO,
+    ContinueCSVMetrics,
     GlobalBatch,
     GlobalBatchError,
+    Interrupted,
+    StopOnSignal,
     WholeGlobalBatches,
     count_devices,
     plan_global_batch,
@@ -46,6 +51,7 @@ from .components import (
     runtime_extras,
 )
 from .evaluate import evaluate_setting, report_rows
+from .runtime import rerun_command
 
 __all__ = ["TrainResult", "build_module", "plan_batches", "train"]
 
@@ -77,7 +83,13 @@ def train(cfg: DictConfig) -> TrainResult:
     dm = build_datamodule(cfg.data)
     module = build_module(cfg, dm, global_batch=plan.size)
     check_before_training(cfg, module)
-    callbacks = [*instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm)), WholeGlobalBatches()]
+    stop = StopOnSignal()  # SIGTERM / SIGINT: last.ckpt at the end of the optimizer step, exit 128 + signal
+    callbacks = [
+        *instantiate_callbacks(cfg.get("callbacks"), **runtime_extras(dm)),
+        WholeGlobalBatches(),
+        stop,
+        ContinueCSVMetrics(),  # resumed: metrics.csv starts with the history before the checkpoint, once
+    ]
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
@@ -91,28 +103,61 @@ def train(cfg: DictConfig) -> TrainResult:
     for lg in loggers:
         lg.log_hyperparams(config)
     _save_config(cfg)
+    warnings.filterwarnings(
+        "ignore", "The dirpath has changed from"
+    )  # resumed into a new run dir: the "best"
+    # checkpoint callback carries its state over (BestCheckpoint); the `last.ckpt` ones have nothing to carry
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
     except GlobalBatchError as err:
         raise UserError(f"global_batch={cfg.get('global_batch')}: {err}") from None
+    except Exception as err:
+        interruption = stop.interruption(err)
+        if interruption is None:
+            raise
+        raise with_resume_command(interruption) from None
     result = TrainResult(
         metrics={k: float(v) for k, v in trainer.callback_metrics.items()},
         ckpt_path=trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else "",
         run_dir=Path(cfg.paths.output_dir),
         is_global_zero=trainer.is_global_zero,
     )
+    if stop.received is not None:  # during the last validation: last.ckpt holds the final step
+        last = stop.checkpoint_path(trainer)
+        raise with_resume_command(
+            Interrupted(
+                f"training interrupted by {signal.Signals(stop.received).name} at its end (step "
+                f"{trainer.global_step}), before the final evaluation; saved {last}",
+                stop.received,
+                checkpoint=last,
+                step=trainer.global_step,
+            )
+        )
     if cfg.final_eval.isr and not trainer.interrupted:
         dm.setup("validate")
         loader = dm.val_dataloader()
         for i, setting in enumerate(cfg.final_eval.isr):
             ckpt = (result.ckpt_path or None) if i == 0 else None  # weights loaded once, then only the ISR
-            row = evaluate_setting(trainer, module, loader, setting, cfg.flops_size, ckpt_path=ckpt)
+            try:
+                row = evaluate_setting(trainer, module, loader, setting, cfg.flops_size, ckpt_path=ckpt)
+            except Interrupted as err:
+                err.args = (
+                    f"training done; the final {err} (evaluate {result.ckpt_path} with edaformer-eval)",
+                )
+                raise
             row.data = str(cfg.data._target_)
             result.rows.append(row)
         if result.is_global_zero:
             report_rows(result.rows, result.run_dir, "isr_results", trainer.loggers)
     result.seconds = time.time() - start
     return result
+
+
+def with_resume_command(err: Interrupted) -> Interrupted:
+    """``err`` with the command that resumes the run from the checkpoint it saved."""
+    if err.checkpoint is not None:
+        err.args = (f"{err}; resume: {rerun_command('edaformer-train', ckpt_path=str(err.checkpoint))}",)
+    return err
 
 
 def plan_batches(cfg: DictConfig) -> GlobalBatch:

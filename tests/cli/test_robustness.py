@@ -31,7 +31,7 @@ from edaformer.models import create_model
 from edaformer.workflows.predict import output_stems
 from tests.conftest import REPO, random_official_state_dict, run_main
 
-from .helpers import MINI, QUIET, one_error_line, tiny, tiny_eval
+from .helpers import MINI, QUIET, one_error_line, run, tiny, tiny_eval
 
 
 def main_of(command: str):
@@ -213,6 +213,62 @@ class RunsCode:
         return (exec, (self.source,))
 
 
+# ------------------------------------------------------------------------------------------ 5b. signals
+def metric_rows(run_dir: Path, key: str) -> list[tuple[str, str]]:
+    """``(step, value)`` of the rows of ``run_dir``'s ``csv/metrics.csv`` that hold ``key``."""
+    rows = csv.DictReader((run_dir / "csv" / "metrics.csv").open())
+    return [(r["step"], r[key]) for r in rows if r.get(key)]
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_step_and_the_resumed_run_ends_bit_exact(trained_run, demo_data_dir, tmp_path):
+    """Before: exit 0 after Lightning's "Received SIGTERM: 15", no checkpoint since the last validation, no resume
+    hint; a resumed run replayed epoch 0's augmentations (num_workers=0) and forgot the best validation.
+
+    SIGTERM during step 5 of the shared 6-step run (in the middle of an epoch; a loader worker here, none in the
+    shared run and the resumed one): the step ends, last.ckpt holds it, exit 143 and one line naming it and the
+    resume command. Resumed, the run ends with the shared run's weights bit for bit, its best checkpoint, and its
+    metrics.csv rows once each."""
+    killed, resumed = tmp_path / "killed", tmp_path / "resumed"
+    common = [*QUIET, "final_eval.isr=[]"]
+    sigterm = ["+callbacks.kill._target_=tests.cli.killer.SignalAtStep", "+callbacks.kill.step=4"]
+    threads = str(torch.get_num_threads())  # the same arithmetic as the shared run, in this process
+    proc = run(
+        "train.py", [*tiny(demo_data_dir, killed, steps=6), *common, *sigterm], OMP_NUM_THREADS=threads
+    )
+    last = killed / "checkpoints" / "last.ckpt"
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 143 and str(last) in line and f"ckpt_path={last}" in line, proc.stderr[-2000:]
+    assert checkpoint_steps(killed / "checkpoints") == {"best_step000004.ckpt": 4, "last.ckpt": 5}
+    assert [step for step, _ in metric_rows(killed, "train/loss")] == ["0", "1", "2", "3", "4"]
+
+    assert (
+        run_main(main_of("train"), *tiny(demo_data_dir, resumed, steps=6), *common, f"ckpt_path={last}") == 0
+    )
+    a = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 6
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0, msg=key)
+    best = sorted(p.name for p in (trained_run / "checkpoints").glob("best_*.ckpt"))
+    assert sorted(p.name for p in (resumed / "checkpoints").glob("best_*.ckpt")) == best
+    assert (killed / "checkpoints" / "best_step000004.ckpt").is_file()  # the interrupted run's files are kept
+    for key in ("train/loss", "val/mIoU"):  # the history once, as the uninterrupted run logged it
+        assert metric_rows(resumed, key) == metric_rows(trained_run, key)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_eval_exits_130_and_writes_no_results(trained_run, demo_data_dir, tmp_path, capsys):
+    """Before: exit 1 after a KeyboardInterrupt traceback (SIGTERM: exit 0, as if the evaluation had finished)."""
+    args = [f"ckpt_path={trained_run / 'checkpoints' / 'last.ckpt'}", *tiny_eval(demo_data_dir)]
+    args += [f"hydra.run.dir={tmp_path}", "+callbacks.kill._target_=tests.cli.killer.SignalAtTestBatch"]
+    args += ["+callbacks.kill.batch=1", "data.val_batch_size=1"]
+    status = run_main(main_of("eval"), *args)
+    line = one_error_line(capsys.readouterr().err)
+    assert status == 130 and "SIGINT" in line and "2 of 4" in line
+    assert not list(tmp_path.glob("results.*"))
+
+
 # ------------------------------------------------------------------------------------------ 6. one line, exit 2
 def write_ade(root: Path, tweak=None) -> Path:
     """ADE20K layout with 4 training and 2 validation pairs of 48x64; ``tweak(base)`` breaks it."""
@@ -357,6 +413,7 @@ ARGUMENT_CASES = [  # command, arguments, what the one line names (keys and valu
     ),  # found before the work starts
     ("train", [*DEMO, "monitor=val/miou"], ["monitor=val/miou", "val/mIoU"]),
     ("train", [*DEMO, "model.num_classes=5"], ["model.num_classes=5", "6"]),  # the demo data has 6
+    ("train", [*DEMO, "checkpoint_every_minutes=0"], ["checkpoint_every_minutes=0"]),
 ]
 
 

@@ -308,28 +308,21 @@ def test_ddp_cpu_two_gloo_processes(demo_data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_and_resume_equals_uninterrupted(demo_data_dir, tmp_path):
-    """8 steps at once == killed (SIGKILL) at step 6 and resumed from the last.ckpt of the validation at step 4;
-    drop path makes the RNG state matter."""
-    common = [
-        "trainer.max_steps=8",
-        "data.num_workers=1",
-        "final_eval.isr=[]",
-        "+model.net.drop_path_rate=0.3",
-    ]
-    common += QUIET
-    full, killed, resumed = tmp_path / "full", tmp_path / "killed", tmp_path / "resumed"
-    assert run_main(train_main, *tiny(demo_data_dir, full), *common) == 0
-    kill = ["+callbacks.kill._target_=tests.cli.killer.KillAtStep", "+callbacks.kill.step=6"]
+def test_kill_and_resume_equals_uninterrupted(trained_run, demo_data_dir, tmp_path):
+    """The shared 6-step run == killed (SIGKILL, no clean-up) at step 5 and resumed from the last.ckpt of the
+    validation at step 4; drop path makes the RNG state matter."""
+    killed, resumed = tmp_path / "killed", tmp_path / "resumed"
+    common = [*QUIET, "final_eval.isr=[]"]
+    kill = ["+callbacks.kill._target_=tests.cli.killer.KillAtStep", "+callbacks.kill.step=5"]
     threads = str(torch.get_num_threads())  # the same arithmetic as the runs in this process
-    proc = run("train.py", [*tiny(demo_data_dir, killed), *common, *kill], OMP_NUM_THREADS=threads)
+    proc = run("train.py", [*tiny(demo_data_dir, killed, steps=6), *common, *kill], OMP_NUM_THREADS=threads)
     assert proc.returncode != 0  # killed
     last = killed / "checkpoints" / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
-    assert run_main(train_main, *tiny(demo_data_dir, resumed), *common, f"ckpt_path={last}") == 0
-    a = torch.load(full / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert run_main(train_main, *tiny(demo_data_dir, resumed, steps=6), *common, f"ckpt_path={last}") == 0
+    a = torch.load(trained_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     b = torch.load(resumed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert a["global_step"] == b["global_step"] == 8
+    assert a["global_step"] == b["global_step"] == 6
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0, msg=key)
     exp_a, exp_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]

@@ -94,6 +94,34 @@ def test_seeded_runs_repeat_and_epochs_differ(ade_root, dh):
     assert torch.equal(w1[0]["image"], w2[0]["image"]) and torch.equal(w1[1]["mask"], w2[1]["mask"])
 
 
+@pytest.mark.slow
+def test_a_resumed_loader_continues_its_epoch_with_the_same_augmentations(ade_root, dh):
+    """Before: a resumed process re-seeded the augmentations as at the start (num_workers=0), and Lightning started
+    the epoch again in a new order. Here the loader's state after a batch, handed to a new loader (another worker
+    setting, other global RNG), gives the rest of the epoch: the same images, augmented the same way."""
+
+    def loader(workers):
+        settings = ["data.batch_size=1", f"data.num_workers={workers}", "data.persistent_workers=false"]
+        settings += ["data.crop_size=[64,64]", "data.test_scale=[256,64]"]
+        return dh.compose_data("ade20k", ade_root, *settings).train_dataloader()
+
+    L.seed_everything(0, verbose=False)
+    first = loader(0)
+    batches = iter(first)
+    next(batches)
+    state = first.state_dict()
+    rest = list(batches)
+    assert state["batches"] == 1 and len(rest) == len(first) - 1 >= 2
+    L.seed_everything(1, verbose=False)
+    resumed = loader(1)
+    resumed.load_state_dict(state)
+    again = list(resumed)
+    assert [b["path"] for b in again] == [b["path"] for b in rest]
+    for x, y in zip(again, rest, strict=True):
+        assert torch.equal(x["image"], y["image"]) and torch.equal(x["mask"], y["mask"])
+    assert resumed.state_dict()["batches"] == len(first)
+
+
 def test_root_may_be_the_ADEChallengeData2016_folder(ade_root, dh):
     dm = dh.compose_data("ade20k", ade_root / "ADEChallengeData2016")
     assert len(dm.dataset("train")) == 3 and len(dm.dataset("val")) == 2
