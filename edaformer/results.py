@@ -44,7 +44,8 @@ class ResultRow:
     ratios ``"e1,e2,e3,e4-d4,d3,d2"`` evaluated and trained at, ``params`` a count, ``gflops`` multiply-accumulates
     x1e-9 at ``flops_size`` (``"HxW"``). Segmentation fills ``mIoU`` / ``mAcc`` / ``aAcc`` in [0, 1], ``tta``,
     ``per_class`` (class name -> IoU) and ``table`` (per-class Markdown); classification ``top1`` / ``top5`` in
-    [0, 1]. ``confusion`` is the ``[K, K]`` pixel-count matrix (rows = label), kept in memory only. Keys of a result
+    [0, 1]. ``ckpt`` is the weights' file and ``step`` the global step (optimizer steps) it was saved at, when the
+    file records one. ``confusion`` is the ``[K, K]`` pixel-count matrix (rows = label), kept in memory only. Keys of a result
     file that are no field (``cityscapes_mIoU``, a search's ``search_score``, ...) are kept in ``extra``.
     """
 
@@ -66,6 +67,7 @@ class ResultRow:
     latency_ms: float | None = None
     data: str | None = None
     ckpt: str | None = None
+    step: int | None = None
     checkpoint_kind: str | None = None
     compile: bool | None = None
     precision: str | None = None
@@ -90,6 +92,14 @@ class ResultRow:
             return None
         height, width = str(self.flops_size).split("x")
         return int(height), int(width)
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The weights this row describes, for tables: ``"last.ckpt (step 160000)"`` (``"step 6"``: weights that
+        were not saved); ``None`` when unknown."""
+        if not self.ckpt:
+            return None if self.step is None else f"step {self.step}"
+        return Path(self.ckpt).name + (f" (step {self.step})" if self.step is not None else "")
 
     @property
     def label(self) -> str:
@@ -120,7 +130,8 @@ class ResultRow:
 
 
 def summary_table(rows: Sequence[ResultRow]) -> str:
-    """Markdown table of result rows: setting, ratios, training ratios, params, GFLOPs, metric in %."""
+    """Markdown table of result rows: setting, ratios, training ratios, params, GFLOPs, metric in %, and the
+    checkpoint (file and step) when a row names one."""
     metric = rows[0].metric
     header = ["ISR setting", "encoder-decoder ratios", "trained at", "params", f"GFLOPs ({rows[0].flops_size})",
               f"{metric} (%)"]  # fmt: skip
@@ -128,6 +139,10 @@ def summary_table(rows: Sequence[ResultRow]) -> str:
         [r.setting, r.isr, r.train_isr or "", _millions(r.params), f"{r.gflops:.2f}", _percent(r.score)]
         for r in rows
     ]
+    if any(r.checkpoint for r in rows):
+        header.append("checkpoint")
+        for line, r in zip(cells, rows):
+            line.append(r.checkpoint)
     return markdown_table(header, cells)
 
 

@@ -7,6 +7,7 @@ from .global_batch import (
     GlobalBatch,
     GlobalBatchError,
     WholeGlobalBatches,
+    accelerator_kind,
     count_devices,
     plan_global_batch,
     trainer_arguments,
@@ -14,9 +15,11 @@ from .global_batch import (
 from .mixup import MixupCutmix
 from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
+from .sync_batchnorm import BatchNormSync, plan_sync_batchnorm
 
 __all__ = [
     "AtomicCheckpointIO",
+    "BatchNormSync",
     "ClassificationModule",
     "GlobalBatch",
     "GlobalBatchError",
@@ -29,7 +32,9 @@ __all__ = [
     "ValidateAtEnd",
     "WholeGlobalBatches",
     "WriteCityscapesLabelIds",
+    "accelerator_kind",
     "count_devices",
     "plan_global_batch",
+    "plan_sync_batchnorm",
     "trainer_arguments",
 ]
