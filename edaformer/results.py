@@ -20,8 +20,10 @@ from .files import write_csv, write_json
 from .tables import markdown_table
 
 __all__ = [
+    "ERROR_FILE",
     "RESULT_FILES",
     "ResultRow",
+    "failed_jobs",
     "find_result_files",
     "read_result_file",
     "read_result_rows",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 RESULT_FILES = ("results.json", "isr_results.json")  # of an eval run (or sweep job), of a training run
+ERROR_FILE = "error.txt"  # in the folder of a sweep job that failed: its one-line error
 # in-memory only: the confusion matrix (its own CSV/PNG files) and where a row was read from
 _NOT_SERIALISED = ("confusion", "source", "extra")
 # besides scalars: the per-class IoUs and their table, written to files of their own (not to the CSV)
@@ -205,3 +208,13 @@ def read_result_rows(
             f"no ISR result rows ({' / '.join(names)}) under {', '.join(map(str, paths))}"
         )
     return list(rows.values())
+
+
+def failed_jobs(sweep_dir: str | os.PathLike) -> tuple[dict[str, str], int]:
+    """The jobs of a sweep that failed, ``{job folder name: its one-line error}`` (folders with an
+    :data:`ERROR_FILE`), and the number of jobs that ran (folders with Hydra's ``.hydra/``)."""
+    jobs = sorted(p.parent for p in Path(sweep_dir).glob("*/.hydra"))
+    failed = {
+        job.name: (job / ERROR_FILE).read_text().strip() for job in jobs if (job / ERROR_FILE).is_file()
+    }
+    return failed, len(jobs)
