@@ -4,7 +4,8 @@
 ``.png`` (mIoU against GFLOPs) there. Each row shows the ratios the weights were trained at next to those of the
 evaluation; deltas are relative to the row evaluated at the training ratios (the first row if absent). When the
 sweep is EDAFormer-T/B on one of the paper's benchmarks, evaluated single-scale, the paper's Table 4 mIoU stands
-beside ours (columns ``paper_mIoU``, ``ours_minus_paper``) and in the plot.
+beside ours (columns ``paper_mIoU``, ``ours_minus_paper``) and in the plot. Below the table: the checkpoint the rows
+describe (file and step) and, when jobs of the sweep failed, which ones are missing and why.
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ def build_table(multirun_dir: str | os.PathLike) -> IsrTable:
     results = collect(root)
     rows = table_rows(results)
     failed, ran = failed_jobs(root)
-    note = paper_note(results)
+    checkpoints = sorted({r.checkpoint for r in results if r.checkpoint})
+    described = f"Checkpoint{'s' * (len(checkpoints) > 1)}: {', '.join(checkpoints)}." if checkpoints else ""
+    note = "\n\n".join(filter(None, [described, paper_note(results)]))
     if failed:  # the table is made of the jobs that succeeded; it says which did not
         missing = f"Missing: {len(failed)} of {ran} jobs failed ({missing_note(failed)})."
         log.warning(missing)

@@ -100,5 +100,8 @@ def test_a_failed_sweep_job_lets_the_others_run_and_is_listed(trained_run, demo_
     ).exists()
     assert (tmp_path / jobs[1] / "error.txt").read_text().startswith("error: ")
     assert run_main(isr_table_main, f"sweep_dir={tmp_path}") == 0
-    assert f"{jobs[1]}: error: " in (tmp_path / "isr_table.md").read_text()  # the missing setting, and why
+    table = (tmp_path / "isr_table.md").read_text()
+    assert (
+        f"{jobs[1]}: error: " in table and "Checkpoint: last.ckpt (step 6)." in table
+    )  # what is missing, and why
     assert len(json.loads((tmp_path / jobs[0] / "results.json").read_text())["results"]) == 1
