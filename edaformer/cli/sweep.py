@@ -60,11 +60,8 @@ class SweepReport(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if job_return.status != JobStatus.FAILED or not in_sweep(config.hydra):
             return
-        try:
-            _ = job_return.return_value  # raises what the job raised
-        except Exception as raised:
-            err: BaseException = raised
-        else:
+        err = job_return._return_value  # (``return_value`` would raise it, with a line of its own)
+        if not isinstance(err, BaseException):
             return
         if not isinstance(err, JobFailed):  # a bug: its traceback, since the sweep goes on
             traceback.print_exception(err)

@@ -52,25 +52,42 @@ def release_unused_dir(path: str | os.PathLike) -> bool:
     return True
 
 
-_JOB_DIRNAME_CHARS = 100  # a job folder's name past its number: short enough for every file system
+_JOB_DIRNAME_CHARS = 150  # a job folder's name past its number: short enough for every file system
 
 
 def job_dirname(*, _root_: DictConfig) -> str:
     """The folder name of a sweep job after its number (``${edaformer_job_dirname:}`` in
-    ``conf/hydra/default.yaml``): the job's overrides ``key=value`` joined by ``,`` as Hydra's
-    ``override_dirname``, without the keys of ``hydra.job.config.override_dirname.exclude_keys`` and without those
-    whose value is a path (a ``/`` or ``\\`` in it, or a leading ``~``), so that ``data.root=/abs/path`` nests no
-    folders; other characters than letters, digits and ``=,.+-_`` become ``_``, and the name is cut at 100
-    characters (the job's number keeps it unique). ``""`` when nothing is left."""
+    ``conf/hydra/default.yaml``): the job's values of the keys the sweep varies (``isr=paper``), or when the sweep's
+    ``multirun.yaml`` cannot tell them, all its overrides, joined by ``,`` as Hydra's ``override_dirname``. Left out:
+    the keys of ``hydra.job.config.override_dirname.exclude_keys`` and values that are paths (a ``/`` or ``\\``, a
+    leading ``~``), so that ``data.root=/abs/path`` nests no folders; other characters than letters, digits and
+    ``=,.+-_`` become ``_``; cut at 150 characters (the job's number keeps the name unique)."""
     hydra = _root_.hydra
     excluded = set(hydra.job.config.override_dirname.exclude_keys)
+    swept = _swept_keys(Path(str(hydra.sweep.dir)) / "multirun.yaml")
     kept = []
     for override in sorted(str(o) for o in hydra.overrides.task):
         key, _, value = override.partition("=")
-        if key.lstrip("+~") in excluded or "/" in value or "\\" in value or value.startswith("~"):
+        key = key.lstrip("+~")
+        if key in excluded or (swept and key not in swept):
+            continue
+        if "/" in value or "\\" in value or value.startswith("~"):
             continue
         kept.append(override)
     return re.sub(r"[^A-Za-z0-9=,.+_-]", "_", ",".join(kept))[:_JOB_DIRNAME_CHARS]
+
+
+def _swept_keys(multirun_yaml: Path) -> set[str]:
+    """The keys a sweep varies (``isr=train,paper``, ``seed=range(3)``), read from the ``multirun.yaml`` its
+    launcher wrote; empty when there is none or it cannot be read."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OmegaConf.load(multirun_yaml).hydra.overrides.task
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    except Exception:  # no file (a launcher that writes none), or overrides this Hydra cannot parse
+        return set()
+    return {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
 
 
 def help_groups(*, _root_: DictConfig) -> str:
