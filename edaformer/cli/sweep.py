@@ -16,6 +16,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..results import ERROR_FILE, failed_jobs
@@ -38,7 +39,7 @@ class JobFailed(Exception):
 
 def in_sweep(cfg_hydra: Any) -> bool:
     """Whether the job of Hydra config ``cfg_hydra`` (``HydraConfig.get()``) is one of a sweep."""
-    return str(cfg_hydra.mode) == "RunMode.MULTIRUN"
+    return cfg_hydra.mode == RunMode.MULTIRUN
 
 
 def one_line_of(err: BaseException) -> str:
@@ -53,9 +54,8 @@ class SweepReport(Callback):
     """Hydra callback: keeps the config of a sweep and writes the one line of each failed job to its folder."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _SWEEP["config"] = (
-            config  # the object the launcher resolves the sweep dir on: read when the sweep ends
-        )
+        # the object the launcher resolves the sweep dir on, read when the sweep ends
+        _SWEEP["config"] = config
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if job_return.status != JobStatus.FAILED or not in_sweep(config.hydra):
