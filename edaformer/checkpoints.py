@@ -422,3 +422,16 @@ def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> No
         "state_dict": model.state_dict(),
     }
     atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def checkpoint_step(path: str | os.PathLike) -> int | None:
+    """The global step (optimizer steps) a checkpoint file was saved at: Lightning's ``global_step``, MMSeg's
+    ``meta.iter``; ``None`` for a file that records none or is no file (a hub folder). Reads the file mapped."""
+    if not Path(path).is_file():
+        return None
+    obj = load_checkpoint_file(path, mmap=True)
+    if not isinstance(obj, Mapping):
+        return None
+    meta = obj.get("meta")
+    step = obj.get("global_step", meta.get("iter") if isinstance(meta, Mapping) else None)
+    return int(step) if isinstance(step, int) else None

@@ -20,8 +20,10 @@ from .files import write_csv, write_json
 from .tables import markdown_table
 
 __all__ = [
+    "ERROR_FILE",
     "RESULT_FILES",
     "ResultRow",
+    "failed_jobs",
     "find_result_files",
     "read_result_file",
     "read_result_rows",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 RESULT_FILES = ("results.json", "isr_results.json")  # of an eval run (or sweep job), of a training run
+ERROR_FILE = "error.txt"  # in the folder of a sweep job that failed: its one-line error
 # in-memory only: the confusion matrix (its own CSV/PNG files) and where a row was read from
 _NOT_SERIALISED = ("confusion", "source", "extra")
 # besides scalars: the per-class IoUs and their table, written to files of their own (not to the CSV)
@@ -44,7 +47,8 @@ class ResultRow:
     ratios ``"e1,e2,e3,e4-d4,d3,d2"`` evaluated and trained at, ``params`` a count, ``gflops`` multiply-accumulates
     x1e-9 at ``flops_size`` (``"HxW"``). Segmentation fills ``mIoU`` / ``mAcc`` / ``aAcc`` in [0, 1], ``tta``,
     ``per_class`` (class name -> IoU) and ``table`` (per-class Markdown); classification ``top1`` / ``top5`` in
-    [0, 1]. ``confusion`` is the ``[K, K]`` pixel-count matrix (rows = label), kept in memory only. Keys of a result
+    [0, 1]. ``ckpt`` is the weights' file and ``step`` the global step (optimizer steps) it was saved at, when the
+    file records one. ``confusion`` is the ``[K, K]`` pixel-count matrix (rows = label), kept in memory only. Keys of a result
     file that are no field (``cityscapes_mIoU``, a search's ``search_score``, ...) are kept in ``extra``.
     """
 
@@ -66,6 +70,7 @@ class ResultRow:
     latency_ms: float | None = None
     data: str | None = None
     ckpt: str | None = None
+    step: int | None = None
     checkpoint_kind: str | None = None
     compile: bool | None = None
     precision: str | None = None
@@ -90,6 +95,14 @@ class ResultRow:
             return None
         height, width = str(self.flops_size).split("x")
         return int(height), int(width)
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The weights this row describes, for tables: ``"last.ckpt (step 160000)"`` (``"step 6"``: weights that
+        were not saved); ``None`` when unknown."""
+        if not self.ckpt:
+            return None if self.step is None else f"step {self.step}"
+        return Path(self.ckpt).name + (f" (step {self.step})" if self.step is not None else "")
 
     @property
     def label(self) -> str:
@@ -120,7 +133,8 @@ class ResultRow:
 
 
 def summary_table(rows: Sequence[ResultRow]) -> str:
-    """Markdown table of result rows: setting, ratios, training ratios, params, GFLOPs, metric in %."""
+    """Markdown table of result rows: setting, ratios, training ratios, params, GFLOPs, metric in %, and the
+    checkpoint (file and step) when a row names one."""
     metric = rows[0].metric
     header = ["ISR setting", "encoder-decoder ratios", "trained at", "params", f"GFLOPs ({rows[0].flops_size})",
               f"{metric} (%)"]  # fmt: skip
@@ -128,6 +142,10 @@ def summary_table(rows: Sequence[ResultRow]) -> str:
         [r.setting, r.isr, r.train_isr or "", _millions(r.params), f"{r.gflops:.2f}", _percent(r.score)]
         for r in rows
     ]
+    if any(r.checkpoint for r in rows):
+        header.append("checkpoint")
+        for line, r in zip(cells, rows):
+            line.append(r.checkpoint)
     return markdown_table(header, cells)
 
 
@@ -190,3 +208,13 @@ def read_result_rows(
             f"no ISR result rows ({' / '.join(names)}) under {', '.join(map(str, paths))}"
         )
     return list(rows.values())
+
+
+def failed_jobs(sweep_dir: str | os.PathLike) -> tuple[dict[str, str], int]:
+    """The jobs of a sweep that failed, ``{job folder name: its one-line error}`` (folders with an
+    :data:`ERROR_FILE`), and the number of jobs that ran (folders with Hydra's ``.hydra/``)."""
+    jobs = sorted(p.parent for p in Path(sweep_dir).glob("*/.hydra"))
+    failed = {
+        job.name: (job / ERROR_FILE).read_text().strip() for job in jobs if (job / ERROR_FILE).is_file()
+    }
+    return failed, len(jobs)

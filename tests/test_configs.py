@@ -96,7 +96,6 @@ def test_trainer_configs(trainer, tmp_path):
     cfg = compose_cfg("train", [f"trainer={trainer}"], tmp_path)
     assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
     if trainer.startswith("ddp"):
-        assert cfg.trainer.sync_batchnorm is (trainer == "ddp")  # SyncBN is GPU-only in torch
         assert cfg.trainer.strategy.process_group_backend == ("gloo" if trainer == "ddp_cpu" else "nccl")
     if trainer == "ddp_cpu":
         assert cfg.trainer.devices == 2 and cfg.trainer.accelerator == "cpu"

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
@@ -35,7 +36,9 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from ..config import CONF_DIR, register
 from ..config.arguments import check_arguments
 from ..config.checks import check_ranges, missing_value_message
+from ..config.resolvers import release_unused_dir
 from ..errors import EXIT_USER_ERROR, UserError
+from .sweep import JobFailed, in_sweep, sweep_summary
 
 __all__ = ["run_command"]
 
@@ -59,28 +62,46 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
     register()
     wants_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
     bug: list[BaseException] = []
+    run_dirs: list[str] = []
 
     @hydra.main(config_path=str(CONF_DIR), config_name=command, version_base="1.3")
     def hydra_task(cfg: DictConfig) -> Any:
         _route_library_logs()
+        sweep_job = in_sweep(HydraConfig.get())
+        if not sweep_job:
+            run_dirs.append(HydraConfig.get().runtime.output_dir)
         try:
             check_ranges(cfg, command)
             check_arguments(cfg)
             return task(cfg)
+        except SystemExit as done:  # the task ran and listed problems: in a sweep, the other jobs go on
+            if not sweep_job:
+                raise
+            if done.code:
+                raise JobFailed(f"exit status {_status(done.code)} (problems listed above)", 1) from None
+            return None
         except Exception as err:
             status = _exit_status_of(err)
             if status is None:
                 bug.append(err)
                 _log_to_files(logging.ERROR, f"{type(err).__name__}: {err}", exc_info=err)
                 raise
-            _report(err, status)
+            _report(err, status, sweep_job)
 
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own multi-line report
     try:
         hydra_task()
     except SystemExit as done:
-        return _status(done.code)
+        status = _status(done.code)
+        if status == EXIT_USER_ERROR:  # a mistake found before any work: no empty run dir is left
+            for run_dir in run_dirs:
+                release_unused_dir(run_dir)
+        return status
     except Exception as err:
+        summary = sweep_summary()  # jobs of a sweep failed: each one is listed, the others ran
+        if summary is not None:
+            print(summary, file=sys.stderr)
+            return err.exit_status if isinstance(err, JobFailed) else 1
         if wants_traces or bug:
             raise
         print(f"error: {error_message(err)}", file=sys.stderr)  # the arguments: before the task started
@@ -88,6 +109,7 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
     finally:
         if not wants_traces:
             os.environ.pop("HYDRA_FULL_ERROR", None)
+    sweep_summary()  # forget the sweep's config
     return 0
 
 
@@ -115,13 +137,15 @@ _CHECKPOINT_HINTS = {
 }
 
 
-def _report(err: BaseException, status: int) -> None:
+def _report(err: BaseException, status: int, sweep_job: bool) -> None:
     message = f"error: {error_message(err)}"
     hint = _CHECKPOINT_HINTS.get((getattr(err, "found", None), getattr(err, "needed", None)))
     if hint:
         message += f" ({hint})"
     _log_to_files(logging.ERROR, message)
     print(message, file=sys.stderr)
+    if sweep_job:  # Hydra records the job as failed and runs the next one
+        raise JobFailed(message, status) from None
     sys.exit(status)
 
 

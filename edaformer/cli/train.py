@@ -1,6 +1,6 @@
-"""``edaformer-train [key=value ...]`` (or ``python train.py ...``): train, then evaluate the best checkpoint on the
-validation split under each setting of ``final_eval.isr`` (:func:`edaformer.workflows.train.train`). Arguments:
-``conf/train.yaml`` (``edaformer-train --help``)."""
+"""``edaformer-train [key=value ...]`` (or ``python train.py ...``): train, then evaluate the last checkpoint (or
+the best: ``final_eval.checkpoint=best``) on the validation split under each setting of ``final_eval.isr``
+(:func:`edaformer.workflows.train.train`). Arguments: ``conf/train.yaml`` (``edaformer-train --help``)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ def _task(cfg: DictConfig) -> Any:
 
     result = train(cfg)
     if result.is_global_zero and result.rows:  # the final evaluation ran
-        print(
-            f"\nFinished in {result.seconds / 60:.1f} min; best checkpoint: {result.ckpt_path or '(none saved)'}"
-        )
+        print(f"\nFinished in {result.seconds / 60:.1f} min; evaluated: {result.rows[0].checkpoint}")
         print(f"Evaluation on the validation split ({cfg.data._target_.rsplit('.', 1)[-1]}):")
         print(summary_table(result.rows))
         print(f"Run dir: {result.run_dir}")

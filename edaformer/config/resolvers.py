@@ -1,10 +1,12 @@
-"""The OmegaConf resolvers of ``conf/``: run dirs that are never shared, the starting directory, the config groups
-of ``--help``. :func:`~edaformer.config.register` registers them once, before a config is composed."""
+"""The OmegaConf resolvers of ``conf/``: run dirs that are never shared (and given back when unused), the names of
+sweep jobs' folders, the starting directory, the config groups of ``--help``. :func:`~edaformer.config.register` registers them once, before a config is composed."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..data.benchmarks import benchmark_fact
 
-__all__ = ["claim_new_dir", "help_groups", "register_resolvers"]
+__all__ = ["claim_new_dir", "help_groups", "job_dirname", "register_resolvers", "release_unused_dir"]
 
 
 def claim_new_dir(base: str) -> str:
@@ -27,8 +29,65 @@ def claim_new_dir(base: str) -> str:
             os.mkdir(candidate)
         except FileExistsError:
             continue
+        _CLAIMED.add(os.path.abspath(candidate))
         return candidate
     raise AssertionError("unreachable")
+
+
+_CLAIMED: set[str] = set()  # the run dirs this process created
+
+
+def release_unused_dir(path: str | os.PathLike) -> bool:
+    """Remove the run dir ``path`` when this process claimed it (:func:`claim_new_dir`) and it holds nothing but
+    Hydra's records (``.hydra/``, log files, empty folders): a command stopped by a mistake before any work leaves
+    no run dir. Returns whether it was removed."""
+    folder = os.path.abspath(path)
+    if folder not in _CLAIMED or not os.path.isdir(folder):
+        return False
+    for entry in Path(folder).rglob("*"):
+        if entry.is_file() and ".hydra" not in entry.relative_to(folder).parts and entry.suffix != ".log":
+            return False
+    shutil.rmtree(folder, ignore_errors=True)
+    _CLAIMED.discard(folder)
+    return True
+
+
+_JOB_DIRNAME_CHARS = 150  # a job folder's name past its number: short enough for every file system
+
+
+def job_dirname(*, _root_: DictConfig) -> str:
+    """The folder name of a sweep job after its number (``${edaformer_job_dirname:}`` in
+    ``conf/hydra/default.yaml``): the job's values of the keys the sweep varies (``isr=paper``), or when the sweep's
+    ``multirun.yaml`` cannot tell them, all its overrides, joined by ``,`` as Hydra's ``override_dirname``. Left out:
+    the keys of ``hydra.job.config.override_dirname.exclude_keys`` and values that are paths (a ``/`` or ``\\``, a
+    leading ``~``), so that ``data.root=/abs/path`` nests no folders; other characters than letters, digits and
+    ``=,.+-_`` become ``_``; cut at 150 characters (the job's number keeps the name unique)."""
+    hydra = _root_.hydra
+    excluded = set(hydra.job.config.override_dirname.exclude_keys)
+    swept = _swept_keys(Path(str(hydra.sweep.dir)) / "multirun.yaml")
+    kept = []
+    for override in sorted(str(o) for o in hydra.overrides.task):
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if key in excluded or (swept and key not in swept):
+            continue
+        if "/" in value or "\\" in value or value.startswith("~"):
+            continue
+        kept.append(override)
+    return re.sub(r"[^A-Za-z0-9=,.+_-]", "_", ",".join(kept))[:_JOB_DIRNAME_CHARS]
+
+
+def _swept_keys(multirun_yaml: Path) -> set[str]:
+    """The keys a sweep varies (``isr=train,paper``, ``seed=range(3)``), read from the ``multirun.yaml`` its
+    launcher wrote; empty when there is none or it cannot be read."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OmegaConf.load(multirun_yaml).hydra.overrides.task
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    except Exception:  # no file (a launcher that writes none), or overrides this Hydra cannot parse
+        return set()
+    return {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
 
 
 def help_groups(*, _root_: DictConfig) -> str:
@@ -50,9 +109,10 @@ def help_groups(*, _root_: DictConfig) -> str:
 
 def register_resolvers() -> None:
     """``edaformer_new_dir``, ``edaformer_cwd`` (one value per composed config: Hydra copies the cache into every
-    job of a sweep), ``edaformer_help_groups`` and ``edaformer_benchmark`` (a fact of
+    job of a sweep), ``edaformer_job_dirname``, ``edaformer_help_groups`` and ``edaformer_benchmark`` (a fact of
     :data:`~edaformer.data.benchmarks.BENCHMARKS`: ``${edaformer_benchmark:cityscapes.test_scale}``)."""
     OmegaConf.register_new_resolver("edaformer_new_dir", claim_new_dir, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("edaformer_cwd", os.getcwd, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("edaformer_help_groups", help_groups, replace=True)
+    OmegaConf.register_new_resolver("edaformer_job_dirname", job_dirname, replace=True)
     OmegaConf.register_new_resolver("edaformer_benchmark", benchmark_fact, replace=True)

@@ -18,9 +18,9 @@ from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
-__all__ = ["SCHEMAS", "Choice", "store_schemas"]
+__all__ = ["SCHEMAS", "Choice", "FinalEval", "final_eval", "store_schemas"]
 
 
 class Choice(str, Enum):
@@ -60,11 +60,28 @@ class Command:
     task_name: str = MISSING
 
 
+FinalCheckpoint = _choices("FinalCheckpoint", "last", "best")
+
+
 @dataclass
 class FinalEval:
-    isr: list[Any] = field(
-        default_factory=list
-    )  # ISR settings: presets, "e1,e2,e3,e4-d4,d3,d2", [[enc], [dec]]
+    """The evaluation after training: the checkpoint (``last``, as the authors report, or ``best`` by ``monitor``)
+    under each ISR setting of the list ``isr`` (presets, ``"e1,e2,e3,e4-d4,d3,d2"``, ``[[enc], [dec]]``). A setting
+    given alone (``final_eval.isr=paper``) is a list of one: :func:`final_eval` reads the node."""
+
+    isr: Any = field(default_factory=list)
+    checkpoint: FinalCheckpoint = FinalCheckpoint.last  # type: ignore[attr-defined]
+
+    def __post_init__(self) -> None:
+        if self.isr is None:
+            self.isr = []
+        elif not isinstance(self.isr, list):  # one setting: a preset, "e1,...-d4,...", {encoder, decoder}
+            self.isr = [self.isr]
+
+
+def final_eval(cfg: Any) -> FinalEval:
+    """``cfg.final_eval`` as a :class:`FinalEval` (one setting given alone becomes a list of one)."""
+    return FinalEval(**OmegaConf.to_container(cfg.final_eval, resolve=True))  # type: ignore[arg-type]
 
 
 @dataclass

@@ -8,6 +8,7 @@ from .global_batch import (
     GlobalBatch,
     GlobalBatchError,
     WholeGlobalBatches,
+    accelerator_kind,
     count_devices,
     plan_global_batch,
     trainer_arguments,
@@ -16,9 +17,11 @@ from .mixup import MixupCutmix
 from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
 from .signals import Interrupted, StopOnSignal
+from .sync_batchnorm import BatchNormSync, plan_sync_batchnorm
 
 __all__ = [
     "AtomicCheckpointIO",
+    "BatchNormSync",
     "BestCheckpoint",
     "ClassificationModule",
     "ContinueCSVMetrics",
@@ -36,7 +39,9 @@ __all__ = [
     "ValidateAtEnd",
     "WholeGlobalBatches",
     "WriteCityscapesLabelIds",
+    "accelerator_kind",
     "count_devices",
     "plan_global_batch",
+    "plan_sync_batchnorm",
     "trainer_arguments",
 ]

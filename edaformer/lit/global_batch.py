@@ -72,21 +72,29 @@ def plan_global_batch(
     return GlobalBatch(per_device, devices, nodes, needed)
 
 
-def count_devices(accelerator: str = "auto", devices: int | str | list[int] = "auto") -> int:
-    """The number of devices a ``Trainer(accelerator=..., devices=...)`` runs on, from Lightning's own parsing of
-    ``devices`` (``auto``, ``-1``, ``"0,1"``, a list of ids) for the accelerator ``auto`` (or ``gpu``) stands for:
-    CUDA, else MPS, else the CPU. Computed before the Trainer is built, so that the plan can be handed to it."""
-    from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator, MPSAccelerator
+def accelerator_kind(accelerator: str = "auto") -> str:
+    """``"cpu"``, ``"cuda"`` or ``"mps"``: the accelerator ``trainer.accelerator`` stands for on this machine
+    (``auto``: CUDA, else MPS, else the CPU; ``gpu``: CUDA, else MPS); another name is a ``ValueError``."""
+    from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 
     kind, cuda, mps = str(accelerator), CUDAAccelerator.is_available(), MPSAccelerator.is_available()
     if kind == "auto":
         kind = "cuda" if cuda else "mps" if mps else "cpu"
     elif kind == "gpu":
         kind = "mps" if mps and not cuda else "cuda"
-    accelerators = {"cpu": CPUAccelerator, "cuda": CUDAAccelerator, "mps": MPSAccelerator}
-    if kind not in accelerators:
+    if kind not in ("cpu", "cuda", "mps"):
         raise ValueError(f"trainer.accelerator={accelerator}: expected auto, cpu, gpu, cuda or mps")
-    found = accelerators[kind]
+    return kind
+
+
+def count_devices(accelerator: str = "auto", devices: int | str | list[int] = "auto") -> int:
+    """The number of devices a ``Trainer(accelerator=..., devices=...)`` runs on, from Lightning's own parsing of
+    ``devices`` (``auto``, ``-1``, ``"0,1"``, a list of ids) for the accelerator ``auto`` (or ``gpu``) stands for:
+    CUDA, else MPS, else the CPU. Computed before the Trainer is built, so that the plan can be handed to it."""
+    from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator, MPSAccelerator
+
+    accelerators = {"cpu": CPUAccelerator, "cuda": CUDAAccelerator, "mps": MPSAccelerator}
+    found = accelerators[accelerator_kind(accelerator)]
     if devices == "auto":
         return found.auto_device_count()
     return len(found.get_parallel_devices(found.parse_devices(devices)))

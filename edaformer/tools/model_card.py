@@ -72,6 +72,7 @@ _METRIC_FIELDS = (
     "flops_size",
     "tta",
     "data",
+    "step",
 )
 
 
@@ -84,13 +85,22 @@ def run_dir_of(ckpt_path: str | os.PathLike) -> Path | None:
     return None
 
 
-def run_results(run_dir: Path) -> list[dict[str, Any]]:
-    """The final-evaluation rows of a training run (``isr_results.json``), trimmed to the scalar results."""
+def run_results(run_dir: Path, ckpt_path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The final-evaluation rows of a training run (``isr_results.json``) that describe the checkpoint file
+    ``ckpt_path`` (rows that name none, of older runs, are kept), trimmed to the scalar results, the checkpoint's
+    file name (``checkpoint``) and its ``step``."""
     path = run_dir / "isr_results.json"
     if not path.is_file():
         return []
-    rows = json.loads(path.read_text()).get("results", [])
-    return [{k: row[k] for k in _METRIC_FIELDS if k in row} for row in rows]
+    name = Path(ckpt_path).name if ckpt_path is not None else None
+    rows = []
+    for row in json.loads(path.read_text()).get("results", []):
+        evaluated = Path(row["ckpt"]).name if row.get("ckpt") else None
+        if name is not None and evaluated is not None and evaluated != name:
+            continue  # the run evaluated another checkpoint (the last one, or the best)
+        kept = {k: row[k] for k in _METRIC_FIELDS if k in row}
+        rows.append({**kept, "checkpoint": evaluated} if evaluated else kept)
+    return rows
 
 
 def hub_metadata(model: nn.Module, info: CheckpointInfo, ckpt_path: str | os.PathLike) -> dict[str, Any]:
@@ -115,7 +125,7 @@ def hub_metadata(model: nn.Module, info: CheckpointInfo, ckpt_path: str | os.Pat
         meta["input_size"] = list(BENCHMARKS[dataset].eval_size)
     run = run_dir_of(ckpt_path) if info.kind == "lightning" else None
     if run is not None:
-        rows = run_results(run)
+        rows = run_results(run, ckpt_path)
         if rows:
             meta["metrics"] = rows
             meta["input_size"] = [int(v) for v in str(rows[0].get("flops_size", "512x512")).split("x")]
@@ -258,7 +268,10 @@ def model_card_text(model: HubMixin, config: Mapping[str, Any], repo_id: str | N
     metrics = config.get("metrics") or []
     if metrics:
         where = f"{dataset} validation split" if dataset else "the validation split"
-        lines += [f"Single run on {where}, same weights under each ISR setting:", "", _metrics_table(metrics)]
+        which = metrics[0].get("checkpoint")
+        step = f" (step {metrics[0]['step']})" if metrics[0].get("step") is not None else ""
+        weights = f"checkpoint `{which}`{step}" if which else "same weights"
+        lines += [f"Single run on {where}, {weights} under each ISR setting:", "", _metrics_table(metrics)]
     else:
         lines += ["No evaluation was recorded with these weights."]
     if names:

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader
 
-from ..checkpoints import check_task
+from ..checkpoints import check_task, checkpoint_step
 from ..config import compose
 from ..data import CityscapesDataModule, ImageNetDataModule
 from ..errors import UserError
@@ -164,8 +164,9 @@ def evaluate(cfg: DictConfig) -> ResultRow:
         if (interruption := stop.interruption(err)) is None:
             raise
         raise interruption from None
-    row.ckpt, row.checkpoint_kind, row.model, row.data = (
+    row.ckpt, row.step, row.checkpoint_kind, row.model, row.data = (
         str(info.path),
+        checkpoint_step(info.path),
         info.kind,
         info.model_name,
         cfg.data._target_,

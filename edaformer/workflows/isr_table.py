@@ -4,11 +4,13 @@
 ``.png`` (mIoU against GFLOPs) there. Each row shows the ratios the weights were trained at next to those of the
 evaluation; deltas are relative to the row evaluated at the training ratios (the first row if absent). When the
 sweep is EDAFormer-T/B on one of the paper's benchmarks, evaluated single-scale, the paper's Table 4 mIoU stands
-beside ours (columns ``paper_mIoU``, ``ours_minus_paper``) and in the plot.
+beside ours (columns ``paper_mIoU``, ``ours_minus_paper``) and in the plot. Below the table: the checkpoint the rows
+describe (file and step) and, when jobs of the sweep failed, which ones are missing and why.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +20,14 @@ from typing import Any
 from ..errors import UserError
 from ..files import write_csv
 from ..models import ISR_PRESETS
-from ..results import ResultRow, read_result_rows
+from ..results import ResultRow, failed_jobs, read_result_rows
 from ..tables import markdown_table
 from ..viz.tradeoff import benchmark_of, paper_miou, sort_rows, tradeoff_figure
 
 __all__ = ["IsrTable", "build_table", "collect", "log_wandb_table", "table_rows"]
 
 STANDARD = str(ISR_PRESETS["train"])
+log = logging.getLogger("edaformer")
 
 
 def collect(multirun_dir: str | os.PathLike) -> list[ResultRow]:
@@ -35,9 +38,16 @@ def collect(multirun_dir: str | os.PathLike) -> list[ResultRow]:
     try:
         return sort_rows(read_result_rows([root], names=("results.json",)))
     except FileNotFoundError:
+        failed, _ = failed_jobs(root)
+        why = f"; every job failed: {missing_note(failed)}" if failed else ""
         raise UserError(
-            f"no results.json under {root} (run: edaformer-eval -m ckpt_path=... isr=...)"
+            f"no results.json under {root} (run: edaformer-eval -m ckpt_path=... isr=...){why}"
         ) from None
+
+
+def missing_note(failed: dict[str, str]) -> str:
+    """The settings a sweep lacks, as its failed jobs (folder names, which name the overrides) and their errors."""
+    return "; ".join(f"{name}: {error}" for name, error in failed.items())
 
 
 def table_rows(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
@@ -117,7 +127,15 @@ def build_table(multirun_dir: str | os.PathLike) -> IsrTable:
     root = Path(multirun_dir)
     results = collect(root)
     rows = table_rows(results)
-    text = markdown(rows, results[0].metric, str(results[0].flops_size), paper_note(results))
+    failed, ran = failed_jobs(root)
+    checkpoints = sorted({r.checkpoint for r in results if r.checkpoint})
+    described = f"Checkpoint{'s' * (len(checkpoints) > 1)}: {', '.join(checkpoints)}." if checkpoints else ""
+    note = "\n\n".join(filter(None, [described, paper_note(results)]))
+    if failed:  # the table is made of the jobs that succeeded; it says which did not
+        missing = f"Missing: {len(failed)} of {ran} jobs failed ({missing_note(failed)})."
+        log.warning(missing)
+        note = "\n\n".join(filter(None, [note, missing]))
+    text = markdown(rows, results[0].metric, str(results[0].flops_size), note)
     (root / "isr_table.md").write_text(text + "\n")
     write_csv(root / "isr_table.csv", rows)
     dataset = benchmark_of(results[0])

@@ -1,9 +1,10 @@
 """Training from a composed ``conf/train.yaml``: data, module, callbacks, loggers, trainer → fit → evaluate.
 
 Everything that can fail after hours of training is checked before the first step (required values, the resume
-checkpoint, the final evaluation's ISR settings, the monitored metric, the global batch). After training the best
-checkpoint is evaluated on the validation split under each setting of ``final_eval.isr``; the rows are written to
-the run dir (``isr_results.{md,csv,json}``, per-class tables, confusion matrices).
+checkpoint, the final evaluation's ISR settings and checkpoint, the monitored metric, the global batch). After
+training the last checkpoint (``final_eval.checkpoint``: ``last`` or ``best``) is evaluated on the validation split
+under each setting of ``final_eval.isr`` (:mod:`.final_eval`); the rows are written to the run dir
+(``isr_results.{md,csv,json}``, per-class tables, confusion matrices).
 """
 
 from __future__ import annotations
@@ -24,18 +25,22 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ..checkpoints import CheckpointKindError, check_training_checkpoint
 from ..config.arguments import shown
 from ..config.checks import check_required
+from ..config.schemas import final_eval
 from ..errors import UserError
 from ..files import remove_stale_temp_files
 from ..lit import (
     AtomicCheckpointIO,
+    BatchNormSync,
     ContinueCSVMetrics,
     GlobalBatch,
     GlobalBatchError,
     Interrupted,
     StopOnSignal,
     WholeGlobalBatches,
+    accelerator_kind,
     count_devices,
     plan_global_batch,
+    plan_sync_batchnorm,
     trainer_arguments,
 )
 from ..models import parse_isr
@@ -50,10 +55,11 @@ from .components import (
     plain_config,
     runtime_extras,
 )
-from .evaluate import evaluate_setting, report_rows
+from .evaluate import report_rows
+from .final_eval import check_final_eval, run_final_eval
 from .runtime import rerun_command
 
-__all__ = ["TrainResult", "build_module", "plan_batches", "train"]
+__all__ = ["TrainResult", "build_module", "plan_batches", "plan_batchnorm_sync", "train"]
 
 log = logging.getLogger("edaformer")
 
@@ -61,7 +67,8 @@ log = logging.getLogger("edaformer")
 @dataclass
 class TrainResult:
     """What a training run produced: its last logged metrics, the final evaluation's rows (one per
-    ``final_eval.isr`` setting; none when the run was interrupted), the best checkpoint and the run dir."""
+    ``final_eval.isr`` setting; none when the run was interrupted), the checkpoint they evaluated (``""``: the
+    weights in memory, or no evaluation) and the run dir."""
 
     metrics: dict[str, float]
     rows: list[ResultRow] = field(default_factory=list)
@@ -80,6 +87,7 @@ def train(cfg: DictConfig) -> TrainResult:
     L.seed_everything(cfg.seed, workers=True)
     start = time.time()
     plan = plan_batches(cfg)
+    sync = plan_batchnorm_sync(cfg, plan)
     dm = build_datamodule(cfg.data)
     module = build_module(cfg, dm, global_batch=plan.size)
     check_before_training(cfg, module)
@@ -90,6 +98,7 @@ def train(cfg: DictConfig) -> TrainResult:
         stop,
         ContinueCSVMetrics(),  # resumed: metrics.csv starts with the history before the checkpoint, once
     ]
+    final = check_final_eval(cfg, callbacks)
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
@@ -98,7 +107,7 @@ def train(cfg: DictConfig) -> TrainResult:
         plugins=[AtomicCheckpointIO()],
         **trainer_arguments(plan, cfg.trainer.get("val_check_interval")),
     )
-    _announce(plan, cfg.trainer.get("val_check_interval"))
+    _announce(plan, cfg.trainer.get("val_check_interval"), sync)
     config = plain_config(cfg)
     for lg in loggers:
         lg.log_hyperparams(config)
@@ -118,7 +127,6 @@ def train(cfg: DictConfig) -> TrainResult:
         raise with_resume_command(interruption) from None
     result = TrainResult(
         metrics={k: float(v) for k, v in trainer.callback_metrics.items()},
-        ckpt_path=trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else "",
         run_dir=Path(cfg.paths.output_dir),
         is_global_zero=trainer.is_global_zero,
     )
@@ -133,20 +141,9 @@ def train(cfg: DictConfig) -> TrainResult:
                 step=trainer.global_step,
             )
         )
-    if cfg.final_eval.isr and not trainer.interrupted:
-        dm.setup("validate")
-        loader = dm.val_dataloader()
-        for i, setting in enumerate(cfg.final_eval.isr):
-            ckpt = (result.ckpt_path or None) if i == 0 else None  # weights loaded once, then only the ISR
-            try:
-                row = evaluate_setting(trainer, module, loader, setting, cfg.flops_size, ckpt_path=ckpt)
-            except Interrupted as err:
-                err.args = (
-                    f"training done; the final {err} (evaluate {result.ckpt_path} with edaformer-eval)",
-                )
-                raise
-            row.data = str(cfg.data._target_)
-            result.rows.append(row)
+    if final.isr and not trainer.interrupted:
+        result.rows, ckpt = run_final_eval(cfg, final, trainer, module, dm)
+        result.ckpt_path = ckpt or ""
         if result.is_global_zero:
             report_rows(result.rows, result.run_dir, "isr_results", trainer.loggers)
     result.seconds = time.time() - start
@@ -180,9 +177,23 @@ def plan_batches(cfg: DictConfig) -> GlobalBatch:
     return plan
 
 
+def plan_batchnorm_sync(cfg: DictConfig, plan: GlobalBatch) -> BatchNormSync:
+    """SyncBN whenever the run trains on several GPUs (:func:`~edaformer.lit.plan_sync_batchnorm`); recorded in
+    the config (``trainer.sync_batchnorm``), which the Trainer is built from."""
+    try:
+        kind = accelerator_kind(cfg.trainer.get("accelerator", "auto"))
+        sync = plan_sync_batchnorm(kind, plan.devices * plan.nodes, cfg.trainer.get("sync_batchnorm"))
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    with open_dict(cfg):
+        cfg.trainer.sync_batchnorm = sync.enabled
+    return sync
+
+
 @rank_zero_only
-def _announce(plan: GlobalBatch, interval: int | float | None) -> None:
+def _announce(plan: GlobalBatch, interval: int | float | None, sync: BatchNormSync) -> None:
     log.info(str(plan))
+    log.info(str(sync))
     if plan.accumulation > 1 and isinstance(interval, int):
         log.info(
             f"validation every {interval} optimizer step{'s' * (interval != 1)} = {interval * plan.accumulation} "
@@ -209,7 +220,7 @@ def build_module(cfg: DictConfig, dm: L.LightningDataModule, **runtime: object) 
 def check_before_training(cfg: DictConfig, module: L.LightningModule) -> None:
     """The ``final_eval.isr`` settings, the ``monitor`` metric and the checkpoint to resume from (kind,
     readability, fit with the model); a ``val_check_interval`` beyond ``max_steps`` is clamped with a warning."""
-    for setting in cfg.final_eval.isr:
+    for setting in final_eval(cfg).isr:
         try:
             parse_isr(setting, own=getattr(getattr(module, "net", None), "train_isr", None))
         except ValueError as err:

@@ -51,6 +51,9 @@ def test_train_outputs_and_final_isr_evaluation(trained_run):
     assert {"train/loss", "val/mIoU"} <= set(header) and any(h.startswith("lr-AdamW") for h in header)
     train, paper = results(trained_run, "isr_results.json")
     assert (train["setting"], paper["setting"]) == ("train", "paper")
+    last = str(trained_run / "checkpoints" / "last.ckpt")  # the authors report the end of the schedule
+    assert (train["ckpt"], train["step"]) == (paper["ckpt"], paper["step"]) == (last, 6)
+    assert "| last.ckpt (step 6) |" in (trained_run / "isr_results.md").read_text()
     assert (
         paper["gflops"] < train["gflops"] and paper["params"] == train["params"]
     )  # same weights, fewer FLOPs
@@ -94,14 +97,15 @@ def test_checkpoint_is_plain_and_loadable(trained_run):
 
 @pytest.mark.slow
 def test_eval_reproduces_the_final_evaluation(trained_run, demo_data_dir, tmp_path, capsys):
-    """``edaformer-eval`` of the best checkpoint under ``paper`` gives the training run's final row."""
-    best = next((trained_run / "checkpoints").glob("best_*.ckpt"))
+    """``edaformer-eval`` of the final evaluation's checkpoint under ``paper`` gives the training run's row."""
+    final = results(trained_run, "isr_results.json")[1]
+    best = final["ckpt"]
     args = [f"ckpt_path={best}", "isr=paper", *tiny_eval(demo_data_dir), f"hydra.run.dir={tmp_path}"]
     assert run_main(eval_main, *args) == 0
     (row,) = results(tmp_path)
-    final = results(trained_run, "isr_results.json")[1]
+    assert row["step"] == final["step"] == 6
     assert row["mIoU"] == pytest.approx(final["mIoU"], abs=1e-9) and row["gflops"] == final["gflops"]
-    assert (row["checkpoint_kind"], row["model"], row["ckpt"]) == ("lightning", "edaformer_mini", str(best))
+    assert (row["checkpoint_kind"], row["model"], row["ckpt"]) == ("lightning", "edaformer_mini", best)
     assert {"results.csv", "results.md", "per_class_paper.md", "confusion_paper.csv"} <= {
         p.name for p in tmp_path.iterdir()
     }
@@ -151,15 +155,22 @@ def test_isr_sweep_and_table(trained_run, demo_data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_export_the_best_checkpoint_as_a_hub_folder(trained_run, tmp_path):
-    """The training run's best checkpoint → hub folder: classes and the run's final results in config and card."""
+def test_export_the_evaluated_checkpoint_as_a_hub_folder(trained_run, tmp_path):
+    """The checkpoint the training run evaluated → hub folder: classes and the run's final results in config and
+    card, which name the checkpoint and its step."""
     from huggingface_hub import ModelCard
 
     from edaformer.models import EDAFormer
 
-    best = next((trained_run / "checkpoints").glob("best_*.ckpt"))
+    evaluated = results(trained_run, "isr_results.json")[0]["ckpt"]
     out = tmp_path / "edaformer_mini_demo"
-    args = [f"ckpt_path={best}", "isr=paper", "formats=[hf]", f"output={out}", f"hydra.run.dir={tmp_path}"]
+    args = [
+        f"ckpt_path={evaluated}",
+        "isr=paper",
+        "formats=[hf]",
+        f"output={out}",
+        f"hydra.run.dir={tmp_path}",
+    ]
     assert run_main(export_main, *args) == 0
     config = json.loads((out / "config.json").read_text())
     final = results(trained_run, "isr_results.json")
@@ -167,8 +178,10 @@ def test_export_the_best_checkpoint_as_a_hub_folder(trained_run, tmp_path):
     assert config["input_size"] == [64, 64]  # the run's flops_size
     assert [m["setting"] for m in config["metrics"]] == ["train", "paper"]
     assert config["metrics"][1]["mIoU"] == final[1]["mIoU"]
+    assert (config["metrics"][1]["checkpoint"], config["metrics"][1]["step"]) == ("last.ckpt", 6)
     card = ModelCard.load(out / "README.md").text
     assert f"{100 * final[1]['mIoU']:.2f}" in card and f"of run `{trained_run.name}`" in card
+    assert "checkpoint `last.ckpt` (step 6)" in card
     assert str(EDAFormer.from_pretrained(out).isr) == "16,8,2,1-2,4,8"
 
 
