@@ -86,7 +86,9 @@ def run_final_eval(
                 trainer, module, loader, setting, cfg.flops_size, ckpt_path=ckpt if i == 0 else None
             )
         except Interrupted as err:  # a signal during the final evaluation: the training itself is complete
-            err.args = (f"training done; the final {err} (evaluate {ckpt or 'last.ckpt'} with edaformer-eval)",)
+            err.args = (
+                f"training done; the final {err} (evaluate {ckpt or 'last.ckpt'} with edaformer-eval)",
+            )
             raise
         row.data, row.ckpt, row.step = str(cfg.data._target_), ckpt, step
         rows.append(row)
