@@ -309,7 +309,8 @@ class GpuCheckConfig(Command):
 
 @dataclass
 class IsrTableConfig(Command):
-    sweep_dir: str = MISSING
+    sweep_dir: Any = MISSING  # a multirun dir, or a list of them (their datasets side by side)
+    output_dir: str | None = None
     wandb: bool = MISSING
     wandb_project: str = MISSING
 
