@@ -51,6 +51,7 @@ GpuCheckDevice = _choices("GpuCheckDevice", "auto", "cuda", "cpu")
 WeightsFormat = _choices("WeightsFormat", "pt", "hf")
 Block = _choices("Block", "last", "first", "mean")
 Heads = _choices("Heads", "mean", "max")
+ComplexityTable = _choices("ComplexityTable", "none", "paper", "attention")
 
 
 @dataclass
@@ -193,7 +194,7 @@ class ModelTool(Command):
 
 @dataclass
 class ComplexityConfig(ModelTool):
-    table: bool = MISSING
+    table: ComplexityTable = MISSING  # type: ignore[valid-type]
 
 
 @dataclass
