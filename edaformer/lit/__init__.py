@@ -14,6 +14,7 @@ from .global_batch import (
 from .mixup import MixupCutmix
 from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
+from .summary import ModelSummaryWithGFLOPs
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -22,6 +23,7 @@ __all__ = [
     "GlobalBatchError",
     "LogSegmentationSamples",
     "MixupCutmix",
+    "ModelSummaryWithGFLOPs",
     "NonFiniteError",
     "NonFiniteGuard",
     "RestoreRNGState",

@@ -195,8 +195,9 @@ class SegmentationModule(L.LightningModule):
         values = {k: v for k, v in self.metrics.as_dict(prefix).items() if v == v}  # NaN: class never seen
         self.log(f"{prefix}mIoU", values.pop(f"{prefix}mIoU"), prog_bar=True)
         self.log_dict(values)
-        isr = f" (ISR {self.val_isr})" if self.val_isr is not None else ""
-        rank_zero_info(f"\n[{stage} @ step {self.global_step}{isr}]\n{self.metrics.table()}")
+        if stage == "val":  # a test's caller presents its results (edaformer-eval prints the table once)
+            isr = f" (ISR {self.val_isr})" if self.val_isr is not None else ""
+            rank_zero_info(f"\n[{stage} @ step {self.global_step}{isr}]\n{self.metrics.table()}")
 
     def _metric_prefix(self, stage: str) -> str:
         """``val/``; ``test/<setting>/`` (the ISR preset's name or the ratios) when testing under a setting, so that
