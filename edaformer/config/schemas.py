@@ -220,6 +220,7 @@ class ExportConfig(ModelTool):
     verify: bool = MISSING
     precision: Precision = MISSING
     compile: bool = MISSING
+    verbose: bool = MISSING
 
 
 @dataclass
