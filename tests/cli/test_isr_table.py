@@ -156,7 +156,6 @@ def write_starred(root: Path, model: str, data: str, miou: float) -> None:
     (job / "results.json").write_text(json.dumps({"results": [row]}))
 
 
-@pytest.mark.slow
 def test_table_4_with_the_datasets_side_by_side(tmp_path):
     """Three datasets' sweeps and the row * (ADE20K only): one table, a column group per dataset with the paper's
     numbers, the row * with the paper's number where no sweep measured it."""
