@@ -47,7 +47,7 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 complexity: $(STAMP) ## print the paper's Table 1/4 (params, GFLOPs) next to ours
-	$(BIN)/python scripts/complexity.py table=true
+	$(BIN)/python scripts/complexity.py table=paper
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache outputs multirun

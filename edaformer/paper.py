@@ -53,7 +53,7 @@ PAPER_PARAMS: dict[str, tuple[float, int, float | None]] = {
 }
 
 # The paper prints GFLOPs and params (M) with one decimal: a count of ours reproduces a cell when it prints the same
-# (every cell does: edaformer-complexity table=true, tests/test_complexity.py).
+# (every cell does: edaformer-complexity table=paper, tests/test_complexity.py).
 PRINTED_DECIMALS = 1
 
 

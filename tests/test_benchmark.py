@@ -14,7 +14,7 @@ import torch
 from edaformer.cli.benchmark import main as benchmark_main
 from edaformer.data.benchmarks import BENCHMARKS
 from edaformer.models import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention, create_model
-from edaformer.tools.baselines import segformer_baseline
+from edaformer.tools.baselines import count_baseline_flops, segformer_baseline
 from edaformer.tools.benchmark import ModelSpec, Result, recipe_batch, results_table, use_unfused_attention
 from edaformer.tools.memory import PeakMemory
 from edaformer.tools.timing import measure_latency, random_batch, time_interleaved, train_call
@@ -227,6 +227,10 @@ def test_segformer_baseline_in_the_same_run(tmp_path, capsys):
     ]
     assert rows[0].startswith("| segformer-b0 |") and rows[0].endswith("| 1.00× |")
     assert rows[1].startswith("| edaformer_mini (train) |") and rows[1].endswith("× |")
+    assert rows[0].split(" | ")[5] != "—"  # the baseline's GFLOPs filled in
+    with torch.device("meta"):  # the paper's unit: SegFormer-B0, ADE20K, 512×512 = 8.4 GFLOPs
+        b0 = segformer_baseline("segformer-b0", num_classes=150).eval()
+    assert round(count_baseline_flops(b0, (3, 512, 512)), 1) == 8.4
 
 
 @pytest.mark.slow

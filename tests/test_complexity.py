@@ -89,7 +89,7 @@ def test_complexity_cli_single_and_table(capsys):
     assert run_main(complexity_main, *args) == 0
     single = capsys.readouterr().out
     assert "4,929,914" in single and "GFLOPs: 4.71" in single  # the paper's EDAFormer-T under ISR
-    assert run_main(complexity_main, "table=true") == 0  # exit 0: every cell matches the paper as printed
+    assert run_main(complexity_main, "table=paper") == 0  # exit 0: every cell matches the paper as printed
     table = capsys.readouterr().out
     assert table.count("| edaformer_") == 16 + 2 and "✗" not in table
     assert run_main(complexity_main, "isr.encoder=[16,0,2,1]") == 2
@@ -105,3 +105,20 @@ def test_complexity_of_a_modified_model_config(capsys):
         assert run_main(complexity_main, *args, f"+model.net.embed_dim={embed}") == 0
         gflops[embed] = float(capsys.readouterr().out.split("GFLOPs: ")[1].split()[0])
     assert gflops[256] > gflops[32] > 0
+
+
+def test_attention_table_is_table_3(capsys):
+    """SA vs SRA vs EFA on stage 3 of a 224×224 input (14×14 tokens): params and MACs by the stated convention."""
+    from edaformer.tools.attention_cost import attention_costs
+
+    c, n = 128, 14 * 14  # EDAFormer-T / EFT-T stage 3
+    sa, sra, sra4, efa, efa_isr = attention_costs(c, 4, (14, 14), train_ratio=2, isr_ratio=4)
+    assert sa.params == 4 * c * c + 4 * c and efa.params == efa_isr.params == 2 * c * c + 2 * c
+    assert sa.gflops * 1e9 == pytest.approx(4 * n * c * c + 2 * n * n * c)  # q, k, v, out + the products
+    assert sra.keys == efa.keys == 49 and sra4.params > sra.params  # SRA at 4 needs another conv: new weights
+    assert sa.gflops > sra.gflops > efa.gflops > efa_isr.gflops
+    assert run_main(complexity_main, "table=attention") == 0
+    out = capsys.readouterr().out
+    assert (
+        "| EFA (ours) | 4×4 avg pool (ISR: same weights) | 9 | 33.0 |" in out and "Counting convention" in out
+    )

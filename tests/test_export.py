@@ -108,3 +108,16 @@ def test_export_random_weights_into_the_run_dir(tmp_path, capsys):
     assert path.is_file() and "max |diff| vs PyTorch" in capsys.readouterr().out
     with torch.no_grad():
         assert torch.jit.load(str(path))(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)
+
+
+def test_exporter_logs_hidden_unless_verbose(caplog):
+    """edaformer-export verbose=false (the default) hides the exporters' per-pass INFO lines; verbose=true shows them."""
+    import logging
+
+    from edaformer.tools.export import exporter_logs
+
+    with caplog.at_level(logging.INFO), exporter_logs(verbose=False):
+        logging.getLogger("onnx_ir.passes.common").info("hidden")
+    with caplog.at_level(logging.INFO), exporter_logs(verbose=True):
+        logging.getLogger("onnx_ir.passes.common").info("shown")
+    assert [r.getMessage() for r in caplog.records] == ["shown"]

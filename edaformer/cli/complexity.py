@@ -1,6 +1,6 @@
 """``edaformer-complexity``: params and GFLOPs (multiply-accumulates, the paper's convention) of any model × ISR
-setting × input size, or the paper's Tables 1 and 4 next to ours (``table=true``; exit 1 if a cell is off)
-(:mod:`edaformer.workflows.complexity`). Arguments: ``conf/complexity.yaml`` (``edaformer-complexity --help``)."""
+setting × input size, the paper's Tables 1 and 4 next to ours (``table=paper``; exit 1 if a cell is off), or its
+Table 3 (``table=attention``) (:mod:`edaformer.workflows.complexity`). Arguments: ``conf/complexity.yaml`` (``edaformer-complexity --help``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from .entry import run_command
 
 
 def _task(cfg: DictConfig) -> None:
-    from ..workflows.complexity import complexity, paper_tables
+    from ..workflows.complexity import attention_table, complexity, paper_tables
 
-    if not cfg.table:
+    if str(cfg.table) == "none":
         print(complexity(cfg))
+        return
+    if str(cfg.table) == "attention":
+        print(attention_table(cfg))
         return
     tables, ok = paper_tables()
     print(tables)

@@ -10,11 +10,20 @@ import shutil
 import textwrap
 from pathlib import Path
 
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.benchmarks import benchmark_fact
 
-__all__ = ["claim_new_dir", "help_groups", "job_dirname", "register_resolvers", "release_unused_dir"]
+__all__ = [
+    "claim_new_dir",
+    "help_groups",
+    "job_dirname",
+    "job_name",
+    "register_resolvers",
+    "release_unused_dir",
+    "sweep_name",
+]
 
 
 def claim_new_dir(base: str) -> str:
@@ -107,12 +116,46 @@ def help_groups(*, _root_: DictConfig) -> str:
     return "\n".join(lines) if lines else "  (none)"
 
 
+def sweep_name() -> str | None:
+    """The name of the sweep's folder in a job of a multirun (``hydra.sweep.dir``'s last part), ``None`` in a
+    single run: the W&B group of the sweep's jobs (``${edaformer_sweep_name:}`` in ``conf/logger/wandb.yaml``)."""
+    hydra = _hydra_config()
+    if hydra is None or hydra.mode != RunMode.MULTIRUN:
+        return None
+    return Path(str(hydra.sweep.dir)).name
+
+
+def job_name(single: str) -> str:
+    """A multirun job's values of the swept keys (``isr=paper``, ``isr=paper,model=edaformer_b``), ``single`` in a
+    single run: the loggers' run name (``${edaformer_job_name:...}``). The swept keys are those of the sweep's
+    overrides with several values (``<sweep dir>/multirun.yaml``); without it, the job's ``override_dirname``."""
+    hydra = _hydra_config()
+    if hydra is None or hydra.mode != RunMode.MULTIRUN:
+        return single
+    swept = _swept_keys(Path(str(hydra.sweep.dir)) / "multirun.yaml")
+    if swept:
+        job = [str(o) for o in hydra.overrides.task if str(o).partition("=")[0].lstrip("+~") in swept]
+        name = ",".join(sorted(job))
+    else:
+        name = str(hydra.job.override_dirname)
+    return name or single
+
+
+def _hydra_config() -> DictConfig | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
 def register_resolvers() -> None:
     """``edaformer_new_dir``, ``edaformer_cwd`` (one value per composed config: Hydra copies the cache into every
-    job of a sweep), ``edaformer_job_dirname``, ``edaformer_help_groups`` and ``edaformer_benchmark`` (a fact of
-    :data:`~edaformer.data.benchmarks.BENCHMARKS`: ``${edaformer_benchmark:cityscapes.test_scale}``)."""
+    job of a sweep), ``edaformer_job_dirname``, ``edaformer_help_groups``, ``edaformer_benchmark`` (a fact of
+    :data:`~edaformer.data.benchmarks.BENCHMARKS`: ``${edaformer_benchmark:cityscapes.test_scale}``),
+    ``edaformer_sweep_name`` and ``edaformer_job_name`` (the loggers' group and run name in a sweep)."""
     OmegaConf.register_new_resolver("edaformer_new_dir", claim_new_dir, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("edaformer_cwd", os.getcwd, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("edaformer_help_groups", help_groups, replace=True)
     OmegaConf.register_new_resolver("edaformer_job_dirname", job_dirname, replace=True)
     OmegaConf.register_new_resolver("edaformer_benchmark", benchmark_fact, replace=True)
+    OmegaConf.register_new_resolver("edaformer_sweep_name", sweep_name, replace=True)
+    OmegaConf.register_new_resolver("edaformer_job_name", job_name, replace=True)

@@ -51,6 +51,7 @@ GpuCheckDevice = _choices("GpuCheckDevice", "auto", "cuda", "cpu")
 WeightsFormat = _choices("WeightsFormat", "pt", "hf")
 Block = _choices("Block", "last", "first", "mean")
 Heads = _choices("Heads", "mean", "max")
+ComplexityTable = _choices("ComplexityTable", "none", "paper", "attention")
 
 
 @dataclass
@@ -211,7 +212,7 @@ class ModelTool(Command):
 
 @dataclass
 class ComplexityConfig(ModelTool):
-    table: bool = MISSING
+    table: ComplexityTable = MISSING  # type: ignore[valid-type]
 
 
 @dataclass
@@ -237,6 +238,7 @@ class ExportConfig(ModelTool):
     verify: bool = MISSING
     precision: Precision = MISSING
     compile: bool = MISSING
+    verbose: bool = MISSING
 
 
 @dataclass
@@ -327,7 +329,8 @@ class GpuCheckConfig(Command):
 
 @dataclass
 class IsrTableConfig(Command):
-    sweep_dir: str = MISSING
+    sweep_dir: Any = MISSING  # a multirun dir, or a list of them (their datasets side by side)
+    output_dir: str | None = None
     wandb: bool = MISSING
     wandb_project: str = MISSING
 

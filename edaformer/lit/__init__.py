@@ -17,6 +17,7 @@ from .mixup import MixupCutmix
 from .nonfinite import NonFiniteError, NonFiniteGuard
 from .segmentation import SegmentationModule
 from .signals import Interrupted, StopOnSignal
+from .summary import ModelSummaryWithGFLOPs
 from .sync_batchnorm import BatchNormSync, plan_sync_batchnorm
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Interrupted",
     "LogSegmentationSamples",
     "MixupCutmix",
+    "ModelSummaryWithGFLOPs",
     "NonFiniteError",
     "NonFiniteGuard",
     "RestoreRNGState",

@@ -191,13 +191,20 @@ class SegmentationModule(L.LightningModule):
             return
         self.metrics = metrics_from_confusion(confmat.cpu(), self.class_names)
         # The confusion matrix is already summed over processes, so every rank logs the same values.
-        values = {
-            k: v for k, v in self.metrics.as_dict(f"{stage}/").items() if v == v
-        }  # NaN: class never seen
-        self.log(f"{stage}/mIoU", values.pop(f"{stage}/mIoU"), prog_bar=True)
+        prefix = self._metric_prefix(stage)
+        values = {k: v for k, v in self.metrics.as_dict(prefix).items() if v == v}  # NaN: class never seen
+        self.log(f"{prefix}mIoU", values.pop(f"{prefix}mIoU"), prog_bar=True)
         self.log_dict(values)
-        isr = f" (ISR {self.val_isr})" if self.val_isr is not None else ""
-        rank_zero_info(f"\n[{stage} @ step {self.global_step}{isr}]\n{self.metrics.table()}")
+        if stage == "val":  # a test's caller presents its results (edaformer-eval prints the table once)
+            isr = f" (ISR {self.val_isr})" if self.val_isr is not None else ""
+            rank_zero_info(f"\n[{stage} @ step {self.global_step}{isr}]\n{self.metrics.table()}")
+
+    def _metric_prefix(self, stage: str) -> str:
+        """``val/``; ``test/<setting>/`` (the ISR preset's name or the ratios) when testing under a setting, so that
+        the settings of one run (the final evaluation after training) log under keys of their own."""
+        if stage == "test" and self.val_isr is not None:
+            return f"test/{self.val_isr.preset or self.val_isr}/"
+        return f"{stage}/"
 
     def on_validation_epoch_end(self) -> None:
         self._finish_evaluation("val")

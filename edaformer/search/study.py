@@ -23,6 +23,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from ..models import ISRSetting
+from .eta import Eta
 from .space import SearchSpace
 
 DIRECTIONS = ("maximize", "minimize")  # accuracy, cost
@@ -138,6 +139,7 @@ def optimize(
     """
     choices = space.positions
     scored = set(evaluated_records(study))
+    eta = Eta(evaluations, done=len(scored))
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         setting = space.setting({p: trial.suggest_categorical(p, c) for p, c in choices.items()})
@@ -154,7 +156,7 @@ def optimize(
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         scored.add(str(setting))
-        what = "repeat, cached" if repeat else f"{len(scored)}/{evaluations}"
+        what = "repeat, cached" if repeat else eta.update(len(scored))
         log(
             f"  trial {trial.number:>3}: {setting}  {_costs(attrs)}  score {100 * attrs['score']:.2f}  ({what})"
         )

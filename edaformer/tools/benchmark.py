@@ -25,7 +25,7 @@ from ..evaluation.acceleration import Precision, accelerate
 from ..flops import count_flops
 from ..models import EmbeddingFreeAttention, UnfusedEmbeddingFreeAttention, create_model
 from ..tables import markdown_table
-from .baselines import SEGFORMER_VARIANTS, OutputRes, segformer_baseline
+from .baselines import SEGFORMER_VARIANTS, OutputRes, count_baseline_flops, segformer_baseline
 from .memory import PeakMemory, track_peak_memory
 from .timing import MemoryFormat, inference_call, prepare, random_batch, time_interleaved, train_call
 
@@ -250,9 +250,11 @@ def model_specs(config: BenchmarkConfig) -> list[ModelSpec]:
     return specs
 
 
-def _gflops(spec: ModelSpec, num_classes: int, size: tuple[int, int], batch: int) -> float | None:
+def _gflops(spec: ModelSpec, num_classes: int, size: tuple[int, int], batch: int) -> float:
     if spec.is_baseline:
-        return None
+        with torch.device("meta"):  # shapes only
+            baseline = spec.build(num_classes)
+        return count_baseline_flops(baseline, (3, *size), batch)
     model = create_model(spec.name, num_classes=num_classes, isr=spec.isr)
     return count_flops(model, input_shape=(3, *size), batch_size=batch)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -183,17 +184,38 @@ def export_program(
     return path
 
 
+# the exporters' loggers, which report every graph pass at INFO (hundreds of lines for one model)
+EXPORTER_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "torch.export", "torch._export", "torch._dynamo")
+
+
+@contextlib.contextmanager
+def exporter_logs(verbose: bool) -> Iterator[None]:
+    """Unless ``verbose``, the exporters' INFO and WARNING lines (e.g. about torchvision ops) hidden for the call."""
+    loggers = [] if verbose else [logging.getLogger(name) for name in EXPORTER_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.level, logging.ERROR))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def export_model(
-    model: nn.Module, path: str | os.PathLike, fmt: ExportFormat = "onnx", **kwargs: object
+    model: nn.Module,
+    path: str | os.PathLike,
+    fmt: ExportFormat = "onnx",
+    verbose: bool = False,
+    **kwargs: object,
 ) -> Path:
-    """Dispatch to :func:`export_onnx`, :func:`export_torchscript` or :func:`export_program`."""
-    if fmt == "onnx":
-        return export_onnx(model, path, **kwargs)  # type: ignore[arg-type]
-    if fmt == "torchscript":
-        return export_torchscript(model, path, **kwargs)  # type: ignore[arg-type]
-    if fmt == "exported_program":
-        return export_program(model, path, **kwargs)  # type: ignore[arg-type]
-    raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMAT_SUFFIX)}")
+    """Dispatch to :func:`export_onnx`, :func:`export_torchscript` or :func:`export_program`; the exporters' own
+    INFO and WARNING lines only with ``verbose``."""
+    exporters = {"onnx": export_onnx, "torchscript": export_torchscript, "exported_program": export_program}
+    if fmt not in exporters:
+        raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMAT_SUFFIX)}")
+    with exporter_logs(verbose):
+        return exporters[fmt](model, path, **kwargs)  # type: ignore[arg-type, operator]
 
 
 def onnx_max_abs_diff(

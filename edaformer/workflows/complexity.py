@@ -1,5 +1,6 @@
 """Params and GFLOPs (multiply-accumulates, the paper's convention) of a model under an ISR setting at an input
-size (``edaformer-complexity``), and every EDAFormer cell of the paper's Tables 1 and 4 next to ours.
+size (``edaformer-complexity``), every EDAFormer cell of the paper's Tables 1 and 4 next to ours, and Table 3
+(one attention layer: SA, SRA, EFA, with and without ISR).
 
 Counting runs on the ``meta`` device (shapes only), so even EDAFormer-B at 1024×2048 takes about a second.
 """
@@ -17,8 +18,9 @@ from ..flops import count_flops, count_params
 from ..models import ISR_PRESETS, create_model, parse_isr
 from ..paper import PAPER_GFLOPS, PAPER_PARAMS, as_printed
 from ..tables import markdown_table
+from ..tools.attention_cost import CONVENTION, attention_costs
 
-__all__ = ["complexity", "paper_tables"]
+__all__ = ["attention_table", "complexity", "paper_tables"]
 
 
 def complexity(cfg: DictConfig) -> str:
@@ -91,3 +93,28 @@ def paper_tables() -> tuple[str, bool]:
         ["left", "right", "right", "right", "right", "left"],
     )
     return text, all_ok
+
+
+# Table 3's setting: stage 3 (stride 16) of a 224×224 input; ISR there as the aggressive preset reduces it
+TABLE_3_INPUT, TABLE_3_STAGE, TABLE_3_ISR = (224, 224), 2, "aggressive"
+
+
+def attention_table(cfg: DictConfig) -> str:
+    """Table 3 for the encoder of ``cfg.model.net``: params and GFLOPs of one attention layer with its stage-3
+    channels and heads on the tokens of a 224×224 input (14×14), SA vs SRA vs EFA at the training ratio and at the
+    aggressive preset's (ISR), and the counting convention."""
+    with torch.device("meta"):
+        model = instantiate(cfg.model.net)
+    efa = model.encoder.stages[TABLE_3_STAGE].blocks[0].attn
+    stride = 2 ** (TABLE_3_STAGE + 2)
+    hw = (TABLE_3_INPUT[0] // stride, TABLE_3_INPUT[1] // stride)
+    isr_ratio = ISR_PRESETS[TABLE_3_ISR].encoder[TABLE_3_STAGE]
+    rows = attention_costs(efa.dim, efa.num_heads, hw, efa.train_pool_ratio, isr_ratio)
+    cells = [[r.attention, r.reduction, r.keys, f"{r.params / 1e3:.1f}", f"{r.gflops:.4f}"] for r in rows]
+    header = ["attention", "key/value reduction", "keys/values N'", "params (K)", "GFLOPs"]
+    title = (
+        f"{cfg.model.model_name}, stage {TABLE_3_STAGE + 1}: C={efa.dim}, {efa.num_heads} heads, "
+        f"N={hw[0]}×{hw[1]} tokens of a {TABLE_3_INPUT[0]}×{TABLE_3_INPUT[1]} input; ISR: the {TABLE_3_ISR} "
+        f"preset's ratio {isr_ratio} at this stage"
+    )
+    return f"{title}\n\n{markdown_table(header, cells, ['left', 'left', 'right', 'right', 'right'])}\n\n{CONVENTION}"

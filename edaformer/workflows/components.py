@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..errors import UserError
-from ..lit.loggers import prepare_wandb_env
+from ..lit.loggers import open_mlflow_run, prepare_wandb_env
 
 __all__ = [
     "build_datamodule",
@@ -36,7 +36,8 @@ def build_datamodule(data: DictConfig) -> L.LightningDataModule:
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger]:
     """Loggers from a ``logger`` node (a dict of logger configs); TensorBoard is skipped when not installed, MLflow
-    missing is a :class:`~edaformer.errors.UserError`, W&B runs offline without an API key."""
+    missing is a :class:`~edaformer.errors.UserError` and its run is opened at once (:func:`open_mlflow_run`), W&B
+    runs offline without an API key and starts a run of its own (:func:`prepare_wandb_env`)."""
     loggers = []
     for name, conf in (cfg or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
@@ -50,8 +51,11 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger
         if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
             raise UserError(f"logger {name}: MLflow is not installed (pip install 'edaformer[mlflow]')")
         if target.endswith("WandbLogger"):
-            prepare_wandb_env()
-        loggers.append(instantiate(conf))
+            prepare_wandb_env(conf.get("save_dir"))
+        if target.endswith("MLFlowLogger"):
+            loggers.append(open_mlflow_run(lambda conf=conf: instantiate(conf), conf.get("tracking_uri")))
+        else:
+            loggers.append(instantiate(conf))
     return loggers
 
 

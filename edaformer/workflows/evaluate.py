@@ -26,7 +26,7 @@ from ..evaluation.acceleration import accelerate, unwrap
 from ..evaluation.cityscapes import CityscapesEvalError, evaluate_label_ids
 from ..flops import count_flops, count_params
 from ..lit import SegmentationModule, StopOnSignal, WriteCityscapesLabelIds
-from ..lit.loggers import log_images_to_wandb
+from ..lit.loggers import finish_wandb_run, log_images_to_wandb
 from ..models import ISRLike, isr_applied
 from ..results import ResultRow, write_result_files
 from ..viz.confusion import confusion_figure, write_confusion_csv
@@ -84,6 +84,8 @@ def evaluate_setting(
         scores = results[0] if results else {}
         row.top1 = float(scores.get("test/top1", float("nan")))
         row.top5 = float(scores.get("test/top5", float("nan")))
+    for lg in trainer.loggers:  # beside the module's test/<setting>/<metric>
+        lg.log_metrics({f"test/{row.setting}/GFLOPs": row.gflops}, step=trainer.global_step)
     return row
 
 
@@ -180,6 +182,7 @@ def evaluate(cfg: DictConfig) -> ResultRow:
         lg.log_metrics({f"eval/{k}": v for k, v in row.scalars().items() if isinstance(v, float)})
     if trainer.is_global_zero:
         report_rows([row], out_dir, "results", loggers)
+    finish_wandb_run()
     return row
 
 

@@ -71,7 +71,7 @@ def export(cfg: DictConfig) -> list[str]:
         elif fmt == "exported_program":
             kwargs.update(dynamic=static is None)
         try:
-            export_model(model, path, fmt, **kwargs)
+            export_model(model, path, fmt, verbose=bool(cfg.verbose), **kwargs)
         except ValueError as err:
             raise UserError(str(err)) from None
         # a torch.export program checks its input range; ONNX and TorchScript graphs take any side >= ``side``

@@ -32,6 +32,7 @@ from ..search import (
     StudyMismatchError,
     search_isr,
 )
+from ..search.eta import Eta
 from ..search.isr_search import SearchResult
 from ..search.report import preset_yaml, summary
 from ..tools.timing import measure_latency
@@ -239,13 +240,17 @@ def write_outputs(result: SearchResult, out: Path, name: str, device: str, repea
 
 
 def _progress_logger() -> Callable[[int, int], None]:
-    """``(done, total)`` images → a log line at most every ``PROGRESS_EVERY_S`` seconds (long evaluations)."""
-    last = [time.monotonic()]
+    """``(done, total)`` images → a log line at most every ``PROGRESS_EVERY_S`` seconds (long evaluations), with
+    the time left for the setting (:class:`~edaformer.search.eta.Eta`)."""
+    last, eta, previous = [time.monotonic()], [Eta(0)], [0]
 
     def report(done: int, total: int) -> None:
+        if eta[0].total != total or done < previous[0]:  # a new setting's evaluation
+            eta[0] = Eta(total)
+        previous[0] = done
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_S and done < total:
-            log.info("    ... %d/%d images", done, total)
+            log.info("    ... images %s", eta[0].update(done))
             last[0] = now
 
     return report

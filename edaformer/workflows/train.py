@@ -43,6 +43,7 @@ from ..lit import (
     plan_sync_batchnorm,
     trainer_arguments,
 )
+from ..lit.loggers import finish_wandb_run
 from ..models import parse_isr
 from ..results import ResultRow
 from .components import (
@@ -146,6 +147,7 @@ def train(cfg: DictConfig) -> TrainResult:
         result.ckpt_path = ckpt or ""
         if result.is_global_zero:
             report_rows(result.rows, result.run_dir, "isr_results", trainer.loggers)
+    finish_wandb_run()  # the next job of a multirun starts a run of its own
     result.seconds = time.time() - start
     return result
 

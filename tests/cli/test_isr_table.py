@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 
+from edaformer.errors import UserError
 from edaformer.paper import PAPER_MIOU, PAPER_MIOU_SETTINGS
 from edaformer.results import ResultRow
 from edaformer.viz.tradeoff import paper_miou, tradeoff_figure
-from edaformer.workflows.isr_table import build_table
+from edaformer.workflows.isr_table import build_table, build_tables
 
 ADE = "edaformer.data.ADE20KDataModule"
 SWEEP = [  # setting, ratios, GFLOPs, our mIoU
@@ -142,3 +144,48 @@ def test_paper_miou_follows_the_training_ratios(setting, train_isr, expected):
     row = ResultRow(setting=setting, isr="-", gflops=4.0, model="edaformer_t", data=ADE, flops_size="512x512",
                     train_isr=train_isr)  # fmt: skip
     assert paper_miou(row) == expected
+
+
+def write_starred(root: Path, model: str, data: str, miou: float) -> None:
+    """A sweep of a checkpoint trained at the aggressive ratios, evaluated there (Table 4's row *)."""
+    job = root / "0_isr=aggressive"
+    job.mkdir(parents=True)
+    aggressive = "16,8,4,2-2,4,8"
+    row = dict(setting="aggressive", isr=aggressive, train_isr=aggressive, params=4_929_914, gflops=4.10)
+    row.update(flops_size="512x512", mIoU=miou, model=model, data=data, tta=False)
+    (job / "results.json").write_text(json.dumps({"results": [row]}))
+
+
+def test_table_4_with_the_datasets_side_by_side(tmp_path):
+    """Three datasets' sweeps and the row * (ADE20K only): one table, a column group per dataset with the paper's
+    numbers, the row * with the paper's number where no sweep measured it."""
+    from edaformer.cli.isr_table import main as isr_table_main
+    from tests.conftest import run_main
+
+    write_sweep(tmp_path / "ade", "edaformer_t", ADE)
+    write_sweep(tmp_path / "city", "edaformer_t", "edaformer.data.CityscapesDataModule", "1024x2048")
+    write_sweep(tmp_path / "coco", "edaformer_t", "edaformer.data.COCOStuffDataModule")
+    write_starred(tmp_path / "star", "edaformer_t", ADE, 0.4195)
+    sweeps = ",".join(str(tmp_path / name) for name in ("ade", "city", "coco", "star"))
+    assert run_main(isr_table_main, f"sweep_dir=[{sweeps}]", f"output_dir={tmp_path / 'out'}") == 0
+    table = list(csv.DictReader((tmp_path / "out" / "isr_table.csv").open()))
+    assert [r["setting"] for r in table] == ["train", "dec2x", "paper", "aggressive", "aggressive *"]
+    paper = {
+        name: [float(r[f"{name}_paper_mIoU"]) for r in table]
+        for name in ("ade20k", "cityscapes", "coco_stuff")
+    }
+    assert paper == {
+        "ade20k": [42.3, 42.2, 42.1, 41.3, 42.1],
+        "cityscapes": [78.7, 78.7, 78.7, 78.1, 78.6],
+        "coco_stuff": [40.3, 40.3, 40.3, 39.1, 40.2],
+    }
+    star = table[-1]
+    assert (star["ade20k_mIoU"], star["ade20k_ours_minus_paper"]) == ("41.95", "-0.15")
+    assert star["cityscapes_mIoU"] == "" and table[2]["cityscapes_gflops"] == "4.72"
+
+
+def test_side_by_side_refuses_two_results_for_one_cell(tmp_path):
+    write_sweep(tmp_path / "a", "edaformer_t", ADE)
+    write_sweep(tmp_path / "b", "edaformer_t", ADE)
+    with pytest.raises(UserError, match="is in both"):
+        build_tables([tmp_path / "a", tmp_path / "b"], tmp_path)

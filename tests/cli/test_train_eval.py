@@ -21,6 +21,7 @@ from edaformer.cli.train import main as train_main
 from edaformer.data.demo import DEMO_CLASSES
 from edaformer.models import ISR_PRESETS, create_model
 from tests.conftest import run_main
+from tests.lit.wandb_records import read_offline_run
 
 from .helpers import QUIET, one_error_line, run, tiny, tiny_ade20k, tiny_eval, tiny_paper_recipe
 
@@ -82,6 +83,22 @@ def test_final_evaluation_saves_confusion_matrices_and_logs_them_to_wandb(traine
 
 
 @pytest.mark.slow
+def test_final_evaluation_logs_each_setting_under_its_own_keys(trained_run):
+    """W&B (offline): test/<setting>/mIoU and GFLOPs per setting, one table of all settings, the run named; W&B's
+    cache and staging folders inside the run dir."""
+    (run_dir,) = (trained_run / "wandb").glob("offline-run-*")
+    run = read_offline_run(run_dir)
+    train, paper = results(trained_run, "isr_results.json")
+    for row in (train, paper):
+        assert run.summary[f"test/{row['setting']}/mIoU"] == pytest.approx(row["mIoU"])
+        assert run.summary[f"test/{row['setting']}/GFLOPs"] == row["gflops"]
+    assert "test/mIoU" not in run.summary and run.summary["isr_table/nrows"] == 2
+    assert (run.name, run.job_type, run.group, run.exit_code) == ("train_edaformer_mini_demo", "train", "", 0)
+    assert run.config["model"]["model_name"] == "edaformer_mini"
+    assert {p.name for p in (trained_run / "wandb").iterdir()} >= {"cache", "data"}
+
+
+@pytest.mark.slow
 def test_checkpoint_is_plain_and_loadable(trained_run):
     from edaformer.checkpoints import load_model
 
@@ -136,15 +153,33 @@ def test_eval_multi_scale_flip_as_the_authors(trained_run, demo_data_dir, tmp_pa
 
 
 @pytest.mark.slow
-def test_isr_sweep_and_table(trained_run, demo_data_dir, tmp_path):
+def test_isr_sweep_and_table(trained_run, demo_data_dir, tmp_path, monkeypatch):
+    """One W&B run per job of the sweep (offline), grouped by the sweep; the table and its W&B run."""
     ckpt = trained_run / "checkpoints" / "last.ckpt"
     args = ["-m", f"ckpt_path={ckpt}", "isr=train,dec2x,paper,aggressive", *tiny_eval(demo_data_dir)]
-    assert run_main(eval_main, *args, "flops_size=[512,512]", f"hydra.sweep.dir={tmp_path}") == 0
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    args += ["flops_size=[512,512]", f"hydra.sweep.dir={tmp_path}"]
+    assert run_main(eval_main, *args, "logger=wandb") == 0
+    runs = [
+        read_offline_run(p) for p in sorted(tmp_path.glob("*/wandb/offline-run-*"))
+    ]  # one W&B run per job
+    assert [(r.name, r.group, r.config["isr"]["encoder"]) for r in runs] == [
+        (f"isr={s}", tmp_path.name, [int(v) for v in str(ISR_PRESETS[s]).split("-")[0].split(",")])
+        for s in ("train", "dec2x", "paper", "aggressive")
+    ]
     rows = [results(p.parent)[0] for p in sorted(tmp_path.rglob("results.json"))]
     assert {r["isr"] for r in rows} == {str(s) for s in ISR_PRESETS.values()}
     gflops = {r["setting"]: r["gflops"] for r in rows}
     assert gflops["train"] > gflops["dec2x"] > gflops["paper"] > gflops["aggressive"]  # Table 4's order
-    assert run_main(isr_table_main, f"sweep_dir={tmp_path}") == 0
+    assert run_main(isr_table_main, f"sweep_dir={tmp_path}", "wandb=true") == 0
+    (table_run,) = (read_offline_run(p) for p in tmp_path.glob("wandb/offline-run-*"))
+    assert (table_run.name, table_run.group, table_run.job_type) == (
+        f"isr_table_{tmp_path.name}",
+        tmp_path.name,
+        "isr_table",
+    )
+    assert "edaformer_mini" in table_run.tags and "isr=train,dec2x,paper,aggressive" in str(table_run.config)
     table = list(csv.DictReader((tmp_path / "isr_table.csv").open()))
     assert [r["setting"] for r in table] == ["train", "dec2x", "paper", "aggressive"]
     assert float(table[0]["delta_gflops_pct"]) == 0.0 and float(table[2]["delta_gflops_pct"]) < 0
