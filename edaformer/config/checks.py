@@ -26,6 +26,7 @@ class Range:
     minimum: float | None = None
     maximum: float | None = None
     pair: bool = False
+    above: float | None = None  # exclusive lower bound (a learning rate > 0)
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is out of range, or ``None``."""
@@ -34,6 +35,8 @@ class Range:
         numbers = list(_numbers(value))
         low = self.minimum is not None and any(n < self.minimum for n in numbers)
         high = self.maximum is not None and any(n > self.maximum for n in numbers)
+        if self.above is not None and any(n <= self.above for n in numbers):
+            return f"expected a number > {self.above:g}"
         if not (low or high):
             return None
         if self.maximum is not None:
@@ -42,12 +45,31 @@ class Range:
 
 
 COUNT, COUNT_OR_ZERO, SIDE, NETWORK_INPUT = Range(1), Range(0), Range(1, pair=True), Range(32, pair=True)
+POSITIVE = Range(above=0)
+
+# The data loading keys of every command that reads a dataset with a DataModule (null: the DataModule's default).
+# A crop below 32 px cannot pass the four stride-2 stages; other sides are fine (the patch embeddings pad).
+DATA_LOADING = {
+    "data.batch_size": COUNT,
+    "data.val_batch_size": COUNT,
+    "data.num_workers": COUNT_OR_ZERO,
+    "data.crop_size": NETWORK_INPUT,
+}
+# What a training run reads besides: a validation interval of N steps (or a fraction of an epoch) and a learning rate.
+TRAINING = {
+    "model.optimizer.lr": POSITIVE,
+    "trainer.val_check_interval": POSITIVE,
+    "trainer.log_every_n_steps": COUNT,
+    "trainer.accumulate_grad_batches": COUNT,
+    "global_batch": COUNT,
+}
 
 # command -> key -> range (null values are not checked: they mean "the default")
 RANGES: dict[str, dict[str, Range]] = {
-    "train": {"checkpoint_every_n_steps": COUNT, "flops_size": SIDE},
-    "eval": {"flops_size": SIDE},
+    "train": {"checkpoint_every_n_steps": COUNT, "flops_size": SIDE, **DATA_LOADING, **TRAINING},
+    "eval": {"flops_size": SIDE, **DATA_LOADING},
     "isr_search": {
+        **DATA_LOADING,
         "flops_size": NETWORK_INPUT,
         "search.trials": COUNT,
         "search.max_trials": COUNT,
@@ -77,9 +99,9 @@ RANGES: dict[str, dict[str, Range]] = {
         "repeats": COUNT,
         "warmup": COUNT_OR_ZERO,
     },  # fmt: skip
-    "benchmark_data": {"batches": COUNT, "workers": COUNT_OR_ZERO, "batch_size": COUNT},
-    "browse_dataset": {"n": COUNT, "columns": COUNT, "alpha": Range(0, 1)},
-    "check_dataset": {"max_listed": COUNT_OR_ZERO},
+    "benchmark_data": {"batches": COUNT, "workers": COUNT_OR_ZERO, "batch_size": COUNT, **DATA_LOADING},
+    "browse_dataset": {"n": COUNT, "columns": COUNT, "alpha": Range(0, 1), **DATA_LOADING},
+    "check_dataset": {"max_listed": COUNT_OR_ZERO, **DATA_LOADING},
     "prepare_cityscapes": {"nproc": COUNT},
     "prepare_coco_stuff": {"nproc": COUNT},
     "gpu_check": {"repeats": COUNT},
