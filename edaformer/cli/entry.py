@@ -35,6 +35,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from ..config import CONF_DIR, register
 from ..config.arguments import check_arguments
 from ..config.checks import check_ranges, missing_value_message
+from ..config.paths import expand_home_overrides, expand_home_paths
 from ..errors import EXIT_USER_ERROR, UserError
 
 __all__ = ["run_command"]
@@ -64,6 +65,7 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
     def hydra_task(cfg: DictConfig) -> Any:
         _route_library_logs()
         try:
+            expand_home_paths(cfg)
             check_ranges(cfg, command)
             check_arguments(cfg)
             return task(cfg)
@@ -76,6 +78,7 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
             _report(err, status)
 
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own multi-line report
+    sys.argv[1:] = expand_home_overrides(sys.argv[1:])  # key=~/x: Hydra's grammar has no reading of ~
     try:
         hydra_task()
     except SystemExit as done:

@@ -1,0 +1,89 @@
+"""What users type before a run starts: value ranges, ``~`` in paths, outputs that already exist, names too long
+for the file system. Each mistake is one ``error:`` line and exit status 2, before any work."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from edaformer.cli import check_dataset, export, train
+from edaformer.config.checks import check_ranges
+from edaformer.config.paths import expand_home_overrides, expand_home_paths
+from edaformer.errors import UserError
+from tests.conftest import run_main
+
+from .helpers import one_error_line
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh directory and home: runs land in ``tmp_path/outputs``, ``~`` is ``tmp_path/home``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EDAFORMER_LOG_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("EDAFORMER_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def train_config():
+    """``conf/train.yaml`` on the mini model, composed once for the range checks."""
+    from edaformer.config import compose
+
+    return compose("train", ["model=edaformer_mini", "paths.output_dir=unused"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "data.batch_size=0",
+        "data.num_workers=-1",
+        "model.optimizer.lr=-1",
+        "model.optimizer.lr=0",
+        "data.crop_size=[7,7]",
+        "trainer.val_check_interval=0",
+        "trainer.val_check_interval=-0.5",
+    ],
+)
+def test_a_training_value_out_of_range_is_named(value, train_config):
+    key, text = value.split("=")
+    cfg = train_config.copy()
+    OmegaConf.update(cfg, key, yaml.safe_load(text))
+    with pytest.raises(UserError, match=re.escape(key)):
+        check_ranges(cfg, "train")
+    check_ranges(train_config, "train")  # the defaults pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", ["data.batch_size=0"])
+def test_a_bad_value_stops_training_before_any_work(value, workdir, capsys):
+    status = run_main(train.main, "model=edaformer_mini", value)
+    line = one_error_line(capsys.readouterr().err)
+    assert status == 2 and value.split("=")[0] in line, line
+    assert not (workdir / "data").exists()  # before any work: the demo data was not even generated
+
+
+@pytest.mark.slow
+def test_home_is_expanded_in_every_path_argument(workdir, capsys):
+    status = run_main(check_dataset.main, "data=custom", "data.root=~/tiles", "data.class_names=[a,b]")
+    assert status == 1 and f"{workdir / 'home' / 'tiles'} does not exist" in capsys.readouterr().out
+    status = run_main(export.main, "paths.log_dir=~/logs", "formats=[]")  # a run dir, then a mistake
+    assert status == 2
+    assert (workdir / "home" / "logs" / "export" / "runs").is_dir() and not (workdir / "~").exists()
+
+
+def test_home_in_overrides_and_config_values(workdir):
+    home = str(workdir / "home")
+    assert expand_home_overrides(["data.root=~/x", "+k=~", "~data.root", "a=b", "c='~/q'"]) == [
+        f"data.root='{home}/x'",
+        f"+k='{home}'",
+        "~data.root",  # Hydra's deletion of a key
+        "a=b",
+        "c='~/q'",  # quoted: expanded in the composed config
+    ]
+    cfg = OmegaConf.create({"a": "~/x", "b": ["~/y", "z~"], "c": "${a}", "hydra": {"run": "~/h"}})
+    expand_home_paths(cfg)
+    assert cfg.a == cfg.c == f"{home}/x" and list(cfg.b) == [f"{home}/y", "z~"] and cfg.hydra.run == "~/h"
