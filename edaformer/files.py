@@ -14,9 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import UserError
+
 __all__ = [
     "DiskFullError",
     "atomic_write",
+    "check_new_files",
     "remove_stale_temp_files",
     "temp_path",
     "write_csv",
@@ -131,6 +134,37 @@ def _causes(err: BaseException) -> list[BaseException]:
         chain.append(item)
         item = item.__cause__ or item.__context__
     return chain
+
+
+def check_new_files(files: Sequence[str | os.PathLike], overwrite: bool, key: str) -> None:
+    """Before any work: every file of ``files`` has a name the file system takes, and none exists (unless
+    ``overwrite``); else a :class:`~edaformer.errors.UserError` naming ``key`` (the argument that chose them)."""
+    paths = [Path(f) for f in files]
+    for path in paths:
+        limit = _name_limit(path.parent)
+        size = len(os.fsencode(path.name))
+        if size > limit:
+            raise UserError(
+                f"{key}: the file name {path.name[:40]}...{path.name[-20:]} is {size} bytes, above the file "
+                f"system's limit of {limit} in {path.parent}; choose a shorter name"
+            )
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise UserError(
+            f"{key}: {existing[0]} exists{more}; pass overwrite=true to replace it, or choose another"
+        )
+
+
+def _name_limit(folder: Path) -> int:
+    """The longest file name (bytes) of the file system holding ``folder`` (or its nearest existing parent)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            try:
+                return os.pathconf(candidate, "PC_NAME_MAX")
+            except (OSError, ValueError):
+                break
+    return 255
 
 
 def write_json(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:

@@ -7,16 +7,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ..errors import UserError
+from ..results import RESULT_FILES
 from .arguments import shown
 
-__all__ = ["RANGES", "Range", "check_ranges", "check_required", "missing_value_message"]
+__all__ = [
+    "RANGES",
+    "Range",
+    "check_ranges",
+    "check_required",
+    "check_unused_run_dir",
+    "missing_value_message",
+]
 
 
 @dataclass(frozen=True)
@@ -173,3 +183,21 @@ def _missing_keys(node: Any, prefix: str = "") -> list[str]:
     if isinstance(node, dict):
         return [k for key, value in node.items() for k in _missing_keys(value, f"{prefix}{key}.")]
     return [prefix[:-1]] if node == "???" else []
+
+
+# What an earlier run leaves in its run dir that a new one would replace (Hydra's .hydra/ and the log are not results).
+RUN_RESULTS = ("checkpoints/*.ckpt", "metrics.csv", "*/metrics.csv", *RESULT_FILES)
+
+
+def check_unused_run_dir(run_dir: str | os.PathLike, overwrite: bool) -> None:
+    """A run dir given on purpose (``hydra.run.dir=``) that holds an earlier run's checkpoints, metrics or results
+    is a :class:`~edaformer.errors.UserError` before any work, unless ``overwrite``: a new run would replace them.
+    (Resuming with ``ckpt_path=`` continues a run and is not checked.)"""
+    run_dir = Path(run_dir)
+    found = sorted(p for pattern in RUN_RESULTS for p in run_dir.glob(pattern))
+    if found and not overwrite:
+        raise UserError(
+            f"hydra.run.dir={run_dir} holds an earlier run ({found[0].relative_to(run_dir)}); resume it with "
+            f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}, replace it with overwrite=true, or leave "
+            "hydra.run.dir out for a new run dir"
+        )

@@ -95,6 +95,7 @@ class RecipeKeys(Command):
 class TrainConfig(RecipeKeys):
     ckpt_path: str | None = None
     checkpoint_every_n_steps: int = MISSING
+    overwrite: bool = False
 
 
 @dataclass
@@ -213,6 +214,7 @@ class ExportConfig(ModelTool):
     ckpt_path: str | None = None
     formats: list[ExportFormat] = MISSING
     output: str | None = None
+    overwrite: bool = MISSING
     output_dir: str = MISSING
     exporter: Exporter = MISSING
     opset: int = MISSING

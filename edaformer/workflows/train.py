@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..checkpoints import CheckpointKindError, check_training_checkpoint
 from ..config.arguments import shown
-from ..config.checks import check_required
+from ..config.checks import check_required, check_unused_run_dir
 from ..errors import UserError
 from ..files import remove_stale_temp_files
 from ..lit import (
@@ -70,6 +70,8 @@ def train(cfg: DictConfig) -> TrainResult:
     check_required(cfg, filled_by_the_run={"model.num_classes"})
     if cfg.get("ckpt_path"):
         _require_file(cfg.ckpt_path, "ckpt_path")
+    elif int(os.environ.get("LOCAL_RANK", 0)) == 0:  # DDP ranks > 0 start in rank 0's run dir
+        check_unused_run_dir(cfg.paths.output_dir, overwrite=bool(cfg.get("overwrite")))
     check_accelerator(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
     start = time.time()

@@ -13,6 +13,7 @@ from edaformer.cli import check_dataset, export, train
 from edaformer.config.checks import check_ranges
 from edaformer.config.paths import expand_home_overrides, expand_home_paths
 from edaformer.errors import UserError
+from edaformer.files import check_new_files
 from tests.conftest import run_main
 
 from .helpers import one_error_line
@@ -87,3 +88,27 @@ def test_home_in_overrides_and_config_values(workdir):
     cfg = OmegaConf.create({"a": "~/x", "b": ["~/y", "z~"], "c": "${a}", "hydra": {"run": "~/h"}})
     expand_home_paths(cfg)
     assert cfg.a == cfg.c == f"{home}/x" and list(cfg.b) == [f"{home}/y", "z~"] and cfg.hydra.run == "~/h"
+
+
+@pytest.mark.slow
+def test_an_existing_export_file_or_run_dir_is_not_overwritten(workdir, capsys):
+    target = workdir / "model.onnx"
+    target.write_bytes(b"keep")
+    status = run_main(export.main, "model=edaformer_mini", "formats=[onnx]", f"output={target}")
+    assert status == 2 and "overwrite=true" in one_error_line(capsys.readouterr().err)
+    assert target.read_bytes() == b"keep"
+    run = workdir / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"keep")
+    status = run_main(train.main, "model=edaformer_mini", f"hydra.run.dir={run}")
+    assert status == 2 and "overwrite=true" in one_error_line(capsys.readouterr().err)
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"keep" and not (workdir / "data").exists()
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_before_writing(tmp_path):
+    with pytest.raises(UserError, match="inputs"):
+        check_new_files([tmp_path / ("x" * 250 + "_overlay.png")], overwrite=False, key="inputs")
+    (tmp_path / "a.png").write_bytes(b"")
+    with pytest.raises(UserError, match="a.png"):
+        check_new_files([tmp_path / "a.png"], overwrite=False, key="output")
+    check_new_files([tmp_path / "a.png", tmp_path / ("x" * 200)], overwrite=True, key="output")
