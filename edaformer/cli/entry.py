@@ -35,7 +35,8 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from ..config import CONF_DIR, register
 from ..config.arguments import check_arguments
 from ..config.checks import check_ranges, missing_value_message
-from ..config.paths import expand_home_overrides, expand_home_paths
+from ..config.overrides import readable_overrides
+from ..config.paths import expand_home_paths
 from ..errors import EXIT_USER_ERROR, UserError
 
 __all__ = ["run_command"]
@@ -78,7 +79,9 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
             _report(err, status)
 
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own multi-line report
-    sys.argv[1:] = expand_home_overrides(sys.argv[1:])  # key=~/x: Hydra's grammar has no reading of ~
+    sys.argv[1:] = readable_overrides(
+        sys.argv[1:]
+    )  # key=~/x, isr=16,8,2,1-2,4,8: Hydra's grammar reads neither
     try:
         hydra_task()
     except SystemExit as done:

@@ -37,9 +37,12 @@ class Range:
     maximum: float | None = None
     pair: bool = False
     above: float | None = None  # exclusive lower bound (a learning rate > 0)
+    min_items: int = 0  # a list: its least length
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is out of range, or ``None``."""
+        if isinstance(value, list | tuple) and len(value) < self.min_items:
+            return f"expected at least {self.min_items} value{'s' if self.min_items > 1 else ''}"
         if self.pair and any(len(side) != 2 for side in _innermost_lists(value)):
             return "expected [H,W] in pixels, e.g. [512,512]"
         numbers = list(_numbers(value))
@@ -55,7 +58,7 @@ class Range:
 
 
 COUNT, COUNT_OR_ZERO, SIDE, NETWORK_INPUT = Range(1), Range(0), Range(1, pair=True), Range(32, pair=True)
-POSITIVE = Range(above=0)
+POSITIVE, NOT_EMPTY = Range(above=0), Range(min_items=1)
 
 # The data loading keys of every command that reads a dataset with a DataModule (null: the DataModule's default).
 # A crop below 32 px cannot pass the four stride-2 stages; other sides are fine (the patch embeddings pad).
@@ -111,7 +114,7 @@ RANGES: dict[str, dict[str, Range]] = {
     },  # fmt: skip
     "benchmark_data": {"batches": COUNT, "workers": COUNT_OR_ZERO, "batch_size": COUNT, **DATA_LOADING},
     "browse_dataset": {"n": COUNT, "columns": COUNT, "alpha": Range(0, 1), **DATA_LOADING},
-    "check_dataset": {"max_listed": COUNT_OR_ZERO, **DATA_LOADING},
+    "check_dataset": {"max_listed": COUNT_OR_ZERO, "splits": NOT_EMPTY, **DATA_LOADING},
     "prepare_cityscapes": {"nproc": COUNT},
     "prepare_coco_stuff": {"nproc": COUNT},
     "gpu_check": {"repeats": COUNT},

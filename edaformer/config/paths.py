@@ -4,22 +4,18 @@
 
 A shell expands ``~`` only at the start of a word or after the ``=`` of a shell variable name (``ckpt_path=~/x``,
 but not ``data.root=~/x``), and Hydra's override grammar has no reading of an unquoted ``~/x``:
-:func:`expand_home_overrides` expands it in the command line before Hydra parses it, :func:`expand_home_paths` in
-the values of the composed config (config files, quoted overrides), so no run writes into a folder named ``~``."""
+:func:`~edaformer.config.overrides.readable_overrides` expands it in the command line before Hydra parses it,
+:func:`expand_home_paths` in the values of the composed config (config files, quoted overrides), so no run writes
+into a folder named ``~``."""
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-__all__ = ["expand_home", "expand_home_overrides", "expand_home_paths"]
-
-# ``key=~...`` / ``+key=~...`` / ``++key=~...`` (not ``~key``: Hydra's deletion of a key)
-_HOME_OVERRIDE = re.compile(r"^(?P<key>\+{0,2}[A-Za-z_][\w.@/-]*)=(?P<value>~[^,\[\]{}()'\"\s=]*)$")
+__all__ = ["expand_home", "expand_home_paths"]
 
 
 def expand_home(value: str) -> str:
@@ -28,19 +24,6 @@ def expand_home(value: str) -> str:
     if not head.startswith("~") or any(c.isspace() or c in ",[]{}=" for c in head):
         return value
     return os.path.expanduser(value)
-
-
-def expand_home_overrides(args: Sequence[str]) -> list[str]:
-    """The command-line overrides with a value starting with ``~`` expanded and quoted (Hydra's grammar reads the
-    expanded path whatever characters it holds); other arguments unchanged."""
-    expanded = []
-    for arg in args:
-        match = _HOME_OVERRIDE.match(arg)
-        if match is not None and expand_home(match["value"]) != match["value"]:
-            quoted = expand_home(match["value"]).replace("'", "\\'")
-            arg = f"{match['key']}='{quoted}'"
-        expanded.append(arg)
-    return expanded
 
 
 def expand_home_paths(cfg: DictConfig) -> None:

@@ -9,9 +9,10 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from edaformer.cli import check_dataset, export, train
+from edaformer.cli import check_dataset, complexity, export, train
 from edaformer.config.checks import check_ranges
-from edaformer.config.paths import expand_home_overrides, expand_home_paths
+from edaformer.config.overrides import readable_overrides
+from edaformer.config.paths import expand_home_paths
 from edaformer.errors import UserError
 from edaformer.files import check_new_files
 from tests.conftest import run_main
@@ -78,7 +79,7 @@ def test_home_is_expanded_in_every_path_argument(workdir, capsys):
 
 def test_home_in_overrides_and_config_values(workdir):
     home = str(workdir / "home")
-    assert expand_home_overrides(["data.root=~/x", "+k=~", "~data.root", "a=b", "c='~/q'"]) == [
+    assert readable_overrides(["data.root=~/x", "+k=~", "~data.root", "a=b", "c='~/q'"]) == [
         f"data.root='{home}/x'",
         f"+k='{home}'",
         "~data.root",  # Hydra's deletion of a key
@@ -112,3 +113,21 @@ def test_a_name_too_long_for_the_file_system_is_refused_before_writing(tmp_path)
     with pytest.raises(UserError, match="a.png"):
         check_new_files([tmp_path / "a.png"], overwrite=False, key="output")
     check_new_files([tmp_path / "a.png", tmp_path / ("x" * 200)], overwrite=True, key="output")
+
+
+@pytest.mark.slow
+def test_an_isr_setting_in_text_form_is_read_as_one(capsys):
+    assert readable_overrides(["isr=16,8,2,1-2,4,8", "isr='16,8,2,1'", "isr=paper"]) == [
+        "isr.encoder=[16,8,2,1]",
+        "isr.decoder=[2,4,8]",
+        "isr.encoder=[16,8,2,1]",
+        "isr=paper",
+    ]
+    status = run_main(complexity.main, "model=edaformer_mini", "isr='16,0,2,1-2,4,8'")
+    line = one_error_line(capsys.readouterr().err)
+    assert status == 2 and "isr" in line and "#2" in line, line  # read as a setting, then checked
+
+
+def test_no_split_to_check_is_one_line(capsys):
+    assert run_main(check_dataset.main, "splits=[]") == 2
+    assert "splits=[]" in one_error_line(capsys.readouterr().err)
