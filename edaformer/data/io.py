@@ -157,7 +157,9 @@ def read_image(
     except FileNotFoundError:
         raise ImageInputError(f"{path}: image file not found") from None
     except UnidentifiedImageError:
-        raise ImageInputError(f"{path}: not an image file Pillow can read") from None
+        raise ImageInputError(
+            f"{path}: cannot decode image (not an image file Pillow can read); expected a readable JPEG/PNG file"
+        ) from None
     except ImageInputError:
         raise
     except (OSError, SyntaxError, ValueError) as err:
