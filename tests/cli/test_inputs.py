@@ -128,6 +128,7 @@ def test_an_isr_setting_in_text_form_is_read_as_one(capsys):
     assert status == 2 and "isr" in line and "#2" in line, line  # read as a setting, then checked
 
 
+@pytest.mark.slow
 def test_no_split_to_check_is_one_line(capsys):
     assert run_main(check_dataset.main, "splits=[]") == 2
     assert "splits=[]" in one_error_line(capsys.readouterr().err)
