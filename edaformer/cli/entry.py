@@ -36,6 +36,8 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from ..config import CONF_DIR, register
 from ..config.arguments import check_arguments
 from ..config.checks import check_ranges, missing_value_message
+from ..config.overrides import readable_overrides
+from ..config.paths import expand_home_paths
 from ..config.resolvers import release_unused_dir
 from ..errors import EXIT_USER_ERROR, UserError
 from .sweep import JobFailed, in_sweep, sweep_summary
@@ -71,6 +73,7 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
         if not sweep_job:
             run_dirs.append(HydraConfig.get().runtime.output_dir)
         try:
+            expand_home_paths(cfg)
             check_ranges(cfg, command)
             check_arguments(cfg)
             return task(cfg)
@@ -89,6 +92,9 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
             _report(err, status, sweep_job)
 
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own multi-line report
+    sys.argv[1:] = readable_overrides(
+        sys.argv[1:]
+    )  # key=~/x, isr=16,8,2,1-2,4,8: Hydra's grammar reads neither
     try:
         hydra_task()
     except SystemExit as done:

@@ -7,16 +7,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ..errors import UserError
+from ..results import RESULT_FILES
 from .arguments import shown
 
-__all__ = ["RANGES", "Range", "check_ranges", "check_required", "missing_value_message"]
+__all__ = [
+    "RANGES",
+    "Range",
+    "check_ranges",
+    "check_required",
+    "check_unused_run_dir",
+    "missing_value_message",
+]
 
 
 @dataclass(frozen=True)
@@ -26,14 +36,20 @@ class Range:
     minimum: float | None = None
     maximum: float | None = None
     pair: bool = False
+    above: float | None = None  # exclusive lower bound (a learning rate > 0)
+    min_items: int = 0  # a list: its least length
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is out of range, or ``None``."""
+        if isinstance(value, list | tuple) and len(value) < self.min_items:
+            return f"expected at least {self.min_items} value{'s' if self.min_items > 1 else ''}"
         if self.pair and any(len(side) != 2 for side in _innermost_lists(value)):
             return "expected [H,W] in pixels, e.g. [512,512]"
         numbers = list(_numbers(value))
         low = self.minimum is not None and any(n < self.minimum for n in numbers)
         high = self.maximum is not None and any(n > self.maximum for n in numbers)
+        if self.above is not None and any(n <= self.above for n in numbers):
+            return f"expected a number > {self.above:g}"
         if not (low or high):
             return None
         if self.maximum is not None:
@@ -42,12 +58,37 @@ class Range:
 
 
 COUNT, COUNT_OR_ZERO, SIDE, NETWORK_INPUT = Range(1), Range(0), Range(1, pair=True), Range(32, pair=True)
+POSITIVE, NOT_EMPTY = Range(above=0), Range(min_items=1)
+
+# The data loading keys of every command that reads a dataset with a DataModule (null: the DataModule's default).
+# A crop below 32 px cannot pass the four stride-2 stages; other sides are fine (the patch embeddings pad).
+DATA_LOADING = {
+    "data.batch_size": COUNT,
+    "data.val_batch_size": COUNT,
+    "data.num_workers": COUNT_OR_ZERO,
+    "data.crop_size": NETWORK_INPUT,
+}
+# What a training run reads besides: a validation interval of N steps (or a fraction of an epoch) and a learning rate.
+TRAINING = {
+    "model.optimizer.lr": POSITIVE,
+    "trainer.val_check_interval": POSITIVE,
+    "trainer.log_every_n_steps": COUNT,
+    "trainer.accumulate_grad_batches": COUNT,
+    "global_batch": COUNT,
+}
 
 # command -> key -> range (null values are not checked: they mean "the default")
 RANGES: dict[str, dict[str, Range]] = {
-    "train": {"checkpoint_every_n_steps": COUNT, "checkpoint_every_minutes": Range(0.01), "flops_size": SIDE},
-    "eval": {"flops_size": SIDE},
+    "train": {
+        "checkpoint_every_n_steps": COUNT,
+        "checkpoint_every_minutes": Range(0.01),
+        "flops_size": SIDE,
+        **DATA_LOADING,
+        **TRAINING,
+    },
+    "eval": {"flops_size": SIDE, **DATA_LOADING},
     "isr_search": {
+        **DATA_LOADING,
         "flops_size": NETWORK_INPUT,
         "search.trials": COUNT,
         "search.max_trials": COUNT,
@@ -77,9 +118,9 @@ RANGES: dict[str, dict[str, Range]] = {
         "repeats": COUNT,
         "warmup": COUNT_OR_ZERO,
     },  # fmt: skip
-    "benchmark_data": {"batches": COUNT, "workers": COUNT_OR_ZERO, "batch_size": COUNT},
-    "browse_dataset": {"n": COUNT, "columns": COUNT, "alpha": Range(0, 1)},
-    "check_dataset": {"max_listed": COUNT_OR_ZERO},
+    "benchmark_data": {"batches": COUNT, "workers": COUNT_OR_ZERO, "batch_size": COUNT, **DATA_LOADING},
+    "browse_dataset": {"n": COUNT, "columns": COUNT, "alpha": Range(0, 1), **DATA_LOADING},
+    "check_dataset": {"max_listed": COUNT_OR_ZERO, "splits": NOT_EMPTY, **DATA_LOADING},
     "prepare_cityscapes": {"nproc": COUNT},
     "prepare_coco_stuff": {"nproc": COUNT},
     "gpu_check": {"repeats": COUNT},
@@ -151,3 +192,21 @@ def _missing_keys(node: Any, prefix: str = "") -> list[str]:
     if isinstance(node, dict):
         return [k for key, value in node.items() for k in _missing_keys(value, f"{prefix}{key}.")]
     return [prefix[:-1]] if node == "???" else []
+
+
+# What an earlier run leaves in its run dir that a new one would replace (Hydra's .hydra/ and the log are not results).
+RUN_RESULTS = ("checkpoints/*.ckpt", "metrics.csv", "*/metrics.csv", *RESULT_FILES)
+
+
+def check_unused_run_dir(run_dir: str | os.PathLike, overwrite: bool) -> None:
+    """A run dir given on purpose (``hydra.run.dir=``) that holds an earlier run's checkpoints, metrics or results
+    is a :class:`~edaformer.errors.UserError` before any work, unless ``overwrite``: a new run would replace them.
+    (Resuming with ``ckpt_path=`` continues a run and is not checked.)"""
+    run_dir = Path(run_dir)
+    found = sorted(p for pattern in RUN_RESULTS for p in run_dir.glob(pattern))
+    if found and not overwrite:
+        raise UserError(
+            f"hydra.run.dir={run_dir} holds an earlier run ({found[0].relative_to(run_dir)}); resume it with "
+            f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}, replace it with overwrite=true, or leave "
+            "hydra.run.dir out for a new run dir"
+        )

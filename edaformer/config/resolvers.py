@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.benchmarks import benchmark_fact
+from .paths import expand_home
 
 __all__ = [
     "claim_new_dir",
@@ -30,7 +31,9 @@ def claim_new_dir(base: str) -> str:
     """Create and return the run dir ``base``, or ``base_2``, ``base_3``, … when it is taken: the first name this
     process creates itself. ``os.mkdir`` is atomic, so two runs started in the same second (the timestamp's
     resolution) never share a run dir (``${edaformer_new_dir:...}`` in ``conf/hydra/default.yaml``; Hydra
-    resolves it once per run, and once per sweep for a multirun)."""
+    resolves it once per run, and once per sweep for a multirun). A ``~`` at the start (``paths.log_dir=~/logs``)
+    is the home folder."""
+    base = expand_home(base)
     Path(base).parent.mkdir(parents=True, exist_ok=True)
     for n in itertools.count(1):
         candidate = base if n == 1 else f"{base}_{n}"

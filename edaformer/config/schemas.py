@@ -114,6 +114,7 @@ class TrainConfig(RecipeKeys):
     ckpt_path: str | None = None
     checkpoint_every_n_steps: int = MISSING
     checkpoint_every_minutes: float | None = None
+    overwrite: bool = False
 
 
 @dataclass
@@ -232,6 +233,7 @@ class ExportConfig(ModelTool):
     ckpt_path: str | None = None
     formats: list[ExportFormat] = MISSING
     output: str | None = None
+    overwrite: bool = MISSING
     output_dir: str = MISSING
     exporter: Exporter = MISSING
     opset: int = MISSING

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import numpy as np
 from rich.progress import track
 
 from edaformer.data.imagenet import ImageNetDataModule
-from edaformer.data.io import DatasetError, read_image
+from edaformer.data.io import DatasetError, conversion_of, image_mode, read_image
 from edaformer.data.segmentation import SegmentationDataModule, SegmentationDataset
 
 __all__ = ["ScaleSuggestion", "SplitReport", "check_datamodule", "format_report", "suggest_scales"]
@@ -23,6 +24,7 @@ class SplitReport:
         counts: pixels per train id (segmentation) or images per class (classification).
         ignored: pixels labelled 255 (segmentation only).
         sizes: ``(height, width)`` of every image read.
+        modes: images per Pillow pixel format (``RGB``, ``I;16``, ``P``, ...), as stored on disk.
     """
 
     role: str
@@ -34,6 +36,12 @@ class SplitReport:
     ignored: int = 0
     problems: list[str] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
+    modes: Counter[str] = field(default_factory=Counter)
+
+    def add_image(self, path: object, height: int, width: int) -> None:
+        """Count an image read without problems: its size and stored pixel format (from its header)."""
+        self.modes[image_mode(path)] += 1
+        self.add_size(height, width)
 
     def add_size(self, height: int, width: int) -> None:
         self.num_items += 1
@@ -62,7 +70,7 @@ def _scan_segmentation(dm: SegmentationDataModule, role: str, show: bool) -> Spl
         except DatasetError as err:
             report.problems.append(str(err))
             continue
-        report.add_size(*image.shape[:2])
+        report.add_image(pairs[i][0], *image.shape[:2])
         hist = np.bincount(mask.ravel(), minlength=256)
         report.counts += hist[: dm.num_classes]
         report.ignored += int(hist[dm.ignore_index])
@@ -83,7 +91,7 @@ def _scan_classification(dm: ImageNetDataModule, role: str, show: bool) -> Split
         except DatasetError as err:
             report.problems.append(str(err))
             continue
-        report.add_size(*image.shape[:2])
+        report.add_image(path, *image.shape[:2])
         report.counts[label] += 1
     return report
 
@@ -106,6 +114,12 @@ def _lines(dm: object, report: SplitReport, max_listed: int) -> Iterator[str]:
     if report.min_hw is not None:
         (h0, w0), (h1, w1) = report.min_hw, report.max_hw
         yield f"  image size (HxW): smallest {h0}x{w0}, largest {h1}x{w1}"
+    if report.modes:
+        yield "  image modes: " + ", ".join(f"{mode} {n}" for mode, n in report.modes.most_common())
+    for mode, n in report.modes.most_common():
+        conversion = conversion_of(mode)
+        if conversion is not None:
+            yield f"    {mode} ({n} images) is converted as training, evaluation and prediction read it: {conversion}"
     names = list(getattr(dm, "class_names", []))
     total = int(report.counts.sum()) + report.ignored
     if total:

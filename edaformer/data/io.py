@@ -9,26 +9,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 T = TypeVar("T")
 
 __all__ = [
+    "CONVERSIONS",
     "IGNORE_INDEX",
+    "MAX_IMAGE_PIXELS",
     "DatasetError",
+    "ImageInputError",
     "LabelMap",
+    "conversion_of",
     "find_files",
     "format_problems",
+    "image_mode",
     "pair_files",
     "read_image",
     "read_mask",
     "require_dir",
+    "to_rgb",
 ]
 
 IGNORE_INDEX = 255
@@ -64,23 +71,155 @@ def require_dir(path: Path, what: str, expected: str) -> Path:
     return path
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to RGB ``uint8 [H, W, 3]`` (no EXIF rotation, so labels stay aligned).
+class ImageInputError(DatasetError):
+    """An image cannot be read as RGB (missing, not an image, truncated, too large, or a pixel format with no
+    sensible RGB reading). A dataset reports it like any broken file; prediction skips and lists the image."""
+
+
+MAX_IMAGE_PIXELS = 2 * 89_478_485
+"""Default pixel limit of :func:`read_image`: Pillow's own decompression-bomb limit (about 13400 x 13400)."""
+
+WHITE = (255, 255, 255)
+
+# Source pixel format -> how :func:`read_image` turns it into RGB uint8 (what ``edaformer-check-dataset`` reports);
+# RGB itself is read as is. Modes not listed are converted by Pillow.
+CONVERSIONS = {
+    "1": "black and white -> RGB",
+    "L": "grey -> RGB",
+    "P": "palette -> RGB (a transparent colour composited over white)",
+    "RGBA": "alpha composited over white",
+    "RGBa": "alpha composited over white",
+    "LA": "grey + alpha composited over white",
+    "La": "grey + alpha composited over white",
+    "PA": "palette + alpha composited over white",
+    "CMYK": "CMYK -> RGB",
+    "YCbCr": "YCbCr -> RGB",
+    "LAB": "Lab -> RGB",
+    "HSV": "HSV -> RGB",
+    "I": "32-bit grey: 0..65535 scaled by 1/257, other ranges refused",
+    "I;16": "16-bit grey scaled by 1/257",
+    "I;16B": "16-bit grey scaled by 1/257",
+    "I;16L": "16-bit grey scaled by 1/257",
+    "I;16N": "16-bit grey scaled by 1/257",
+    "F": "float grey: [0, 1] x255, [0, 255] as is, 0..65535 by 1/257, other ranges refused",
+}
+
+
+def conversion_of(mode: str) -> str | None:
+    """How :func:`read_image` converts an image of Pillow ``mode`` to RGB ``uint8``; ``None`` for RGB."""
+    if mode == "RGB":
+        return None
+    return CONVERSIONS.get(mode, f"{mode} -> RGB (Pillow)")
+
+
+def image_mode(path: str | os.PathLike) -> str:
+    """The Pillow mode of an image file, read from its header (no decoding)."""
+    try:
+        with _no_pillow_pixel_limit(), Image.open(path) as img:
+            return img.mode
+    except FileNotFoundError:
+        raise ImageInputError(f"{path}: image file not found") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageInputError(f"{path}: cannot decode image ({err})") from None
+
+
+def read_image(
+    path: str | os.PathLike,
+    *,
+    exif_orientation: bool = False,
+    background: Sequence[int] = WHITE,
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+) -> np.ndarray:
+    """Decode an image file to RGB ``uint8 [H, W, 3]``: the one image reader of training, evaluation and prediction.
+
+    Every pixel format is converted as :data:`CONVERSIONS` says: 16-bit and float grey images are scaled to 8 bits
+    (never clipped), transparency is composited over ``background``. Multi-frame files (GIF, TIFF stacks) give their
+    first frame. Datasets keep the stored pixel order (``exif_orientation=False``: labels stay aligned);
+    prediction shows a photo as displayed (``True``: the EXIF orientation tag applied). An image of more than
+    ``max_pixels`` pixels (``None``: no limit) is refused from its header, before decoding: a small compressed file
+    can decode to gigabytes (a "decompression bomb").
 
     Raises:
-        DatasetError: the file is missing, not an image, or truncated.
+        ImageInputError: the file is missing, not an image, truncated, too large, or has no RGB reading.
     """
     try:
-        with Image.open(path) as img:
+        with _no_pillow_pixel_limit(), Image.open(path) as img:
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise ImageInputError(
+                    f"{path}: {img.width}x{img.height} is {img.width * img.height / 1e6:.0f} Mpx, above the limit of "
+                    f"{max_pixels / 1e6:.0f} Mpx (a guard against decompression bombs); raise it on purpose with "
+                    f"max_image_pixels={img.width * img.height}"
+                )
             img.load()  # forces a full decode, so truncated files fail here and not silently
-            rgb = img if img.mode == "RGB" else img.convert("RGB")
-            return np.asarray(rgb)
+            if exif_orientation:
+                img = ImageOps.exif_transpose(img)
+            return to_rgb(img, path, background)
     except FileNotFoundError:
-        raise DatasetError(f"{path}: image file not found") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise DatasetError(
+        raise ImageInputError(f"{path}: image file not found") from None
+    except UnidentifiedImageError:
+        raise ImageInputError(
+            f"{path}: cannot decode image (not an image file Pillow can read); expected a readable JPEG/PNG file"
+        ) from None
+    except ImageInputError:
+        raise
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageInputError(
             f"{path}: cannot decode image ({err}); expected a readable JPEG/PNG file"
         ) from None
+
+
+def to_rgb(
+    img: Image.Image, path: str | os.PathLike = "<image>", background: Sequence[int] = WHITE
+) -> np.ndarray:
+    """A decoded PIL image as RGB ``uint8 [H, W, 3]``, converted as :data:`CONVERSIONS` says.
+
+    Raises:
+        ImageInputError: 16/32-bit or float values outside the ranges listed there, NaN or infinite values.
+    """
+    mode = img.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        grey = _high_bit_depth_to_uint8(np.asarray(img), path, mode)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, (*(int(c) for c in background), 255))
+        return np.asarray(Image.alpha_composite(base, rgba).convert("RGB"))
+    try:
+        return np.asarray(img if mode == "RGB" else img.convert("RGB"))
+    except ValueError as err:
+        raise ImageInputError(f"{path}: cannot convert image mode {mode} to RGB ({err})") from None
+
+
+def _high_bit_depth_to_uint8(values: np.ndarray, path: str | os.PathLike, mode: str) -> np.ndarray:
+    """Grey images stored as 16/32-bit integers or floats → ``uint8``, keeping relative brightness."""
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ImageInputError(f"{path}: image mode {mode} holds NaN or infinite values")
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if mode == "F" and lo >= 0.0 and hi <= 1.0:
+        scaled = values * 255.0  # float image in [0, 1]
+    elif mode == "F" and lo >= 0 and hi <= 255:
+        scaled = values
+    elif lo >= 0 and hi <= 65535:
+        scaled = values / 257.0  # 16-bit range: 65535 → 255
+    else:
+        raise ImageInputError(
+            f"{path}: image mode {mode} with values {lo:g}..{hi:g} has no standard brightness range; "
+            "convert it to 8- or 16-bit first"
+        )
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+
+
+@contextmanager
+def _no_pillow_pixel_limit() -> Iterator[None]:
+    """Pillow refuses big images in ``Image.open`` without naming the file; :func:`read_image` checks instead."""
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:

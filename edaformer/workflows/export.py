@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from ..checkpoints import CheckpointInfo, load_model
 from ..errors import UserError
 from ..evaluation.acceleration import accelerate
+from ..files import check_new_files
 from ..models import parse_isr
 from ..tools.export import FORMAT_PRECISIONS, FORMAT_SUFFIX, export_model, max_abs_diff, min_input_side
 from ..tools.model_card import hub_metadata, save_hub_folder
@@ -35,6 +36,8 @@ def export(cfg: DictConfig) -> list[str]:
         raise UserError("output= names one file; use output_dir= to export several formats")
     precision = str(cfg.precision)
     check_runtime(formats, bool(cfg.compile), precision)
+    if cfg.output is not None and formats != ["hf"]:  # before any work (a hub folder is checked as a folder)
+        check_new_files([cfg.output], bool(cfg.overwrite), "output")
     static = None if cfg.size is None else (int(cfg.size[0]), int(cfg.size[1]))
     model, name, info = _load(cfg)
     graphs = [f for f in formats if f != "hf"]
@@ -65,6 +68,7 @@ def export(cfg: DictConfig) -> list[str]:
             if cfg.output is not None
             else Path(cfg.output_dir) / f"{stem}{tag}{FORMAT_SUFFIX[fmt]}"
         )
+        check_new_files([path], bool(cfg.overwrite), "output" if cfg.output is not None else "output_dir")
         kwargs: dict = {"example_size": static}
         if fmt == "onnx":
             kwargs.update(dynamic=static is None, opset=int(cfg.opset), exporter=str(cfg.exporter))

@@ -19,7 +19,7 @@ from ..data import ImageNetDataModule
 from ..devices import resolve_device
 from ..errors import UserError
 from ..evaluation import InferenceConfig
-from ..files import write_csv, write_json
+from ..files import check_new_files, write_csv, write_json
 from ..models import ISR_PRESETS, ISRSetting
 from ..results import ResultRow
 from ..search import (
@@ -85,6 +85,7 @@ def search(cfg: DictConfig) -> SearchRun:
             f"preset_name={name}: expected a new name of letters, digits and _ (not {', '.join(ISR_PRESETS)})"
         )
     out = Path(cfg.paths.output_dir)
+    check_new_files([out / f"{name}.yaml"], overwrite=True, key="preset_name")  # a name the file system takes
     if cfg.search.resume_dir is not None:
         out = Path(str(cfg.search.resume_dir))
         if not (out / STUDY_FILE).is_file():

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import UserError
 from ..evaluation import ImageInputError, Segmenter, find_images, load_image
 from ..evaluation.acceleration import describe
-from ..files import write_json
+from ..files import check_new_files, write_json
 from ..viz import add_legend, colorize, legend_entries, overlay, present_classes
 from .checkpoint import require_checkpoint
 from .segmenter import segmenter_from_config
@@ -114,6 +114,8 @@ def check_outputs(out_dir: Path, files: list[Path], overwrite: bool) -> None:
         tempfile.TemporaryFile(dir=out_dir).close()
     except OSError as err:
         raise UserError(f"output_dir={out_dir}: cannot write there ({err.strerror or err})") from None
+    # names the file system takes: an input named with 250 characters cannot get an "_overlay.png" suffix
+    check_new_files(files, overwrite=True, key="inputs")
     existing = [f for f in files if f.exists()]
     if existing and not overwrite:
         raise UserError(

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..checkpoints import CheckpointKindError, check_training_checkpoint
 from ..config.arguments import shown
-from ..config.checks import check_required
+from ..config.checks import check_required, check_unused_run_dir
 from ..config.schemas import final_eval
 from ..errors import UserError
 from ..files import remove_stale_temp_files
@@ -84,6 +84,9 @@ def train(cfg: DictConfig) -> TrainResult:
     check_required(cfg, filled_by_the_run={"model.num_classes"})
     if cfg.get("ckpt_path"):
         _require_file(cfg.ckpt_path, "ckpt_path")
+    elif int(os.environ.get("LOCAL_RANK", 0)) == 0 and not _requeued_by_slurm(cfg.paths.output_dir):
+        # DDP ranks > 0 start in rank 0's run dir; a requeued SLURM job resumes from its hpc_ckpt_<n>.ckpt there
+        check_unused_run_dir(cfg.paths.output_dir, overwrite=bool(cfg.get("overwrite")))
     check_accelerator(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
     start = time.time()
@@ -150,6 +153,12 @@ def train(cfg: DictConfig) -> TrainResult:
     finish_wandb_run()  # the next job of a multirun starts a run of its own
     result.seconds = time.time() - start
     return result
+
+
+def _requeued_by_slurm(run_dir: str) -> bool:
+    """A SLURM job requeued by Lightning (``SLURM_RESTART_COUNT`` > 0) with the ``hpc_ckpt_<n>.ckpt`` it resumes."""
+    restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+    return restarts.isdigit() and int(restarts) > 0 and any(Path(run_dir).glob("hpc_ckpt_*.ckpt"))
 
 
 def with_resume_command(err: Interrupted) -> Interrupted:
