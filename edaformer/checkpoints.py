@@ -268,8 +268,12 @@ def load_model(
             name, classes = infer_official_model(state)
         else:
             if model_name is None or num_classes is None:
-                raise ValueError(
-                    f"{source}: not a segmentation checkpoint; pass model_name= and num_classes= to load it"
+                raise CheckpointKindError(
+                    f"{source}: not a segmentation checkpoint (an ImageNet encoder in the authors' layout?); pass "
+                    "model_name= and num_classes= to load it",
+                    source,
+                    found="classification",
+                    needed="segmentation",
                 )
             name, classes = model_name, num_classes
     _check_name(source, name, model_name, "model")
@@ -312,25 +316,43 @@ def check_task(info: CheckpointInfo, task: Task | None) -> None:
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | None = None) -> str:
-    """Fill every weight of ``model`` from a segmentation checkpoint of any kind :func:`load_model` reads (weights
-    only: no optimiser, step or schedule), strictly; returns a one-line report.
+    """Start every weight of ``model`` from a checkpoint of any kind :func:`load_model` reads (weights only: no
+    optimiser, step or schedule); returns a one-line report.
 
-    This is how fine-tuning starts from a trained model, e.g. at other training ratios: the
-    checkpoint's pooling ratios do not matter, since no weight depends on them. ``model_name`` is checked against
-    the checkpoint's; a different class count is a :class:`CheckpointError`.
+    This is how fine-tuning starts from a trained model: at other training ratios (no weight depends on them), or
+    on another class set. A segmentation checkpoint predicting another number of classes fills everything but the
+    classifier, which starts anew (:meth:`~edaformer.models.EDAFormer.reset_classifier`, the authors' init); the
+    report names both counts. An ImageNet classification checkpoint (the authors' ``EFT_*.pth``, ours, a hub
+    folder of an EFT classifier) fills the encoder only. ``model_name`` is checked against a segmentation
+    checkpoint's model.
     """
-    source, info = load_model(path, model_name=model_name)
-    classes = getattr(model, "num_classes", info.num_classes)
-    if info.num_classes != classes:
-        raise CheckpointError(
-            f"{path}: the checkpoint predicts {info.num_classes} classes but the model has {classes}; "
-            "starting from its weights needs the same classes"
+    try:
+        source, info = load_model(path)
+    except CheckpointKindError as err:  # an encoder in the authors' layout: which model it is cannot be read
+        if err.found != "classification":
+            raise
+        source, info = None, None
+    if info is None or info.task == "classification":
+        report = load_encoder_weights(model.encoder, path)
+        return (
+            f"{report}; decoder and classifier ({model.num_classes} classes) start from their initialisation"
         )
-    model.load_state_dict(source.state_dict(), strict=True)
+    _check_name(str(path), info.model_name, model_name, "model")
+    classes = int(model.num_classes)
     trained = info.train_isr or str(source.train_isr)
+    described = f"{info.kind} {info.model_name} checkpoint, trained at {trained}"
+    if info.num_classes == classes:
+        model.load_state_dict(source.state_dict(), strict=True)
+        return f"initialised all {len(model.state_dict())} tensors from {path} ({described})"
+    source.reset_classifier(
+        classes
+    )  # a fresh classifier, then every tensor copied over: the rest is the file's
+    model.load_state_dict(source.state_dict(), strict=True)
+    new = [k for k in model.state_dict() if k.startswith(model.classifier_name + ".")]
     return (
-        f"initialised all {len(model.state_dict())} tensors from {path} "
-        f"({info.kind} {info.model_name} checkpoint, trained at {trained})"
+        f"initialised {len(model.state_dict()) - len(new)} of {len(model.state_dict())} tensors from {path} "
+        f"({described}); classifier re-initialised: the checkpoint predicts {info.num_classes} classes, "
+        f"this model {classes}"
     )
 
 

@@ -21,6 +21,7 @@ be saved: the factory name and arguments are what the folder rebuilds from.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -45,6 +46,7 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".json")
 
 M = TypeVar("M", bound="HubMixin")
+log = logging.getLogger(__name__)
 
 
 class HubError(ValueError):
@@ -101,6 +103,23 @@ def _hub_failure(ref: str, err: BaseException) -> str:
     else:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
     return f"cannot load {ref!r} from the Hugging Face Hub: {reason} (a local folder needs config.json and {WEIGHTS_NAME})"
+
+
+def _new_classes(model: torch.nn.Module, num_classes: int, source: str) -> None:
+    """Fine-tuning on another class set: a new classifier (the authors' init), the class metadata dropped; said
+    in one logged line naming both counts."""
+    if not hasattr(model, "reset_classifier"):
+        raise HubError(
+            f"{source} holds {model.model_name}, which has no classifier: num_classes= does not apply"
+        )
+    old = model.num_classes
+    model.reset_classifier(num_classes)
+    stale = ("class_names", "palette", "metrics")  # they described the old classes
+    model.hub_metadata = {k: (None if k in stale else v) for k, v in (model.hub_metadata or {}).items()}
+    log.warning(
+        "%s: classifier re-initialised for %d classes (the checkpoint predicts %d); every other weight loaded",
+        source, num_classes, old,
+    )  # fmt: skip
 
 
 class HubMixin(
@@ -205,7 +224,8 @@ class HubMixin(
 
         The model comes in eval mode under the folder's default inference ISR setting (``config.json``'s
         ``isr``). Keyword arguments are huggingface_hub's (``revision``, ``cache_dir``, ``token``,
-        ``local_files_only``, ...) and ``map_location``. A folder without our ``config.json``, a repo that cannot
+        ``local_files_only``, ...), ``map_location`` and ``num_classes``: another class count than the folder's
+        loads every weight but the classifier, which starts anew for fine-tuning (one logged line says so). A folder without our ``config.json``, a repo that cannot
         be reached (offline, unknown) or weights that do not fit raise :class:`HubError` naming the folder or repo.
         """
         ref = os.fspath(pretrained_model_name_or_path)
@@ -239,6 +259,7 @@ class HubMixin(
     ) -> M:
         if config is None:
             raise HubError(f"{model_id}: no {CONFIG_NAME}; not a hub folder written by save_pretrained")
+        num_classes = model_kwargs.pop("num_classes", None)
         for (
             key,
             value,
@@ -268,4 +289,6 @@ class HubMixin(
             )
         _load_weights(model, weights, model_id, map_location)
         model.hub_metadata = {key: config.get(key) for key in METADATA_KEYS}
+        if num_classes is not None and num_classes != getattr(model, "num_classes", None):
+            _new_classes(model, int(num_classes), model_id)
         return model.eval()
