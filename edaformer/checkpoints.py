@@ -34,6 +34,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .errors import NonFiniteError
 from .files import atomic_write
 from .models import EFTClassifier, create_model
 from .models.hub_mixin import HubMixin, is_hub_folder, looks_like_repo_id
@@ -165,6 +166,29 @@ def read_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, object]
     return tensors
 
 
+def non_finite_tensors(tensors: Mapping[str, object]) -> list[str]:
+    """Names of the floating-point tensors of ``tensors`` that hold a NaN or an inf."""
+    return [
+        name
+        for name, value in tensors.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+
+
+def require_finite_weights(model: nn.Module, source: str) -> None:
+    """Raise :class:`~edaformer.errors.NonFiniteError` when a weight of ``model`` (loaded from ``source``) holds
+    NaN/inf: whatever such a model computes (every pixel class 0) means nothing."""
+    bad = non_finite_tensors(model.state_dict())
+    if bad:
+        total = len(model.state_dict())
+        raise NonFiniteError(
+            f"{source}: {len(bad)} of {total} weight tensors hold NaN/inf (e.g. {bad[0]}); the weights come from a "
+            "diverged training, so nothing is computed with them"
+        )
+
+
 # --- loading into models -----------------------------------------------------------------------------------------
 def load_official_checkpoint(
     model: nn.Module, path_or_state_dict: str | os.PathLike | Mapping[str, torch.Tensor]
@@ -238,7 +262,8 @@ def load_model(
     comes under the folder's default inference ISR setting). ``model_name`` / ``num_classes`` are needed only where
     the file does not say (e.g. an ImageNet-pretrained encoder in the authors' layout); where it does, they are
     checked against it. ``task`` (the kind of model the caller needs) raises :class:`CheckpointKindError` for a
-    checkpoint of the other kind, saying which it is (:func:`check_task`).
+    checkpoint of the other kind, saying which it is (:func:`check_task`). Weights holding NaN/inf are a
+    :class:`~edaformer.errors.NonFiniteError` (:func:`require_finite_weights`).
     """
     source = str(path)
     if is_hub_reference(path):
@@ -292,6 +317,7 @@ def load_model(
             )
         if kind == "ours" and obj.get("isr"):
             model.set_isr(obj["isr"])
+    require_finite_weights(model, source)
     info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr, found)
     return model.eval(), info
 
@@ -428,6 +454,7 @@ def _load_hub_model(
         dataset=meta.get("dataset"),
     )
     check_task(info, task)
+    require_finite_weights(model, source)
     return model.eval(), info
 
 
