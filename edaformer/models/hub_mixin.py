@@ -31,7 +31,10 @@ from typing import Any, TypeVar
 import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 
+from .hub_checks import HubError, check_config, check_weights_fit, read_config, read_weights_header
 from .registry import MODELS, json_value
+
+__all__ = ["HubError", "HubMixin", "build_from_config", "is_hub_folder", "looks_like_repo_id"]
 
 HUB_FORMAT = "edaformer"
 HUB_FORMAT_VERSION = 1
@@ -47,10 +50,6 @@ _FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".json")
 
 M = TypeVar("M", bound="HubMixin")
 log = logging.getLogger(__name__)
-
-
-class HubError(ValueError):
-    """A hub folder or repo id that cannot be loaded (missing, offline, not ours, weights that do not fit)."""
 
 
 def is_hub_folder(path: str | os.PathLike) -> bool:
@@ -70,9 +69,8 @@ def build_from_config(config: Mapping[str, Any], source: str = "config") -> torc
     (``train_isr``; absent: the standard ones), under its ISR setting (``isr``)."""
     if config.get("format") != HUB_FORMAT:
         raise HubError(f'{source}: not written by edaformer\'s save_pretrained (no "format": "{HUB_FORMAT}")')
-    name = config.get("model_name")
-    if name not in MODELS:
-        raise HubError(f"{source}: unknown model_name {name!r}; valid: {', '.join(sorted(MODELS))}")
+    check_config(config, source, MODELS)
+    name = config["model_name"]
     try:
         model = MODELS[name](**dict(config.get("model_args") or {}), train_isr=config.get("train_isr"))
     except (TypeError, ValueError) as err:
@@ -232,6 +230,7 @@ class HubMixin(
         if os.path.isdir(ref):
             if not is_hub_folder(ref):
                 raise HubError(f"{ref}: not a hub folder (expected {CONFIG_NAME} and {WEIGHTS_NAME} in it)")
+            read_config(os.path.join(ref, CONFIG_NAME))  # a JSON object, before huggingface_hub reads it
         elif not looks_like_repo_id(ref):
             raise HubError(f"{ref}: no such folder, and not a Hub repo id of the form 'owner/name'")
         try:
@@ -268,13 +267,6 @@ class HubMixin(
                 raise TypeError(
                     f"{cls.__name__}.from_pretrained() got an unexpected keyword argument {key!r}"
                 )
-        model = build_from_config(config, model_id)
-        if not isinstance(model, cls):
-            raise HubError(
-                f"{model_id} holds {config['model_name']} ({type(model).__name__}), which "
-                f"{cls.__name__}.from_pretrained does not load; use {type(model).__name__}.from_pretrained or "
-                "edaformer.checkpoints.load_model"
-            )
         if os.path.isdir(model_id):
             weights = os.path.join(model_id, WEIGHTS_NAME)
         else:
@@ -286,6 +278,19 @@ class HubMixin(
                 force_download=force_download,
                 token=token,
                 local_files_only=local_files_only,
+            )
+        # checked before anything is built: the config's values, then the weights' header against the model the
+        # config describes (built on the meta device: shapes without memory)
+        described = os.path.join(model_id, CONFIG_NAME)
+        check_config(config, described, MODELS)
+        header = read_weights_header(weights)
+        check_weights_fit(lambda: build_from_config(config, described), header, weights, described)
+        model = build_from_config(config, model_id)
+        if not isinstance(model, cls):
+            raise HubError(
+                f"{model_id} holds {config['model_name']} ({type(model).__name__}), which "
+                f"{cls.__name__}.from_pretrained does not load; use {type(model).__name__}.from_pretrained or "
+                "edaformer.checkpoints.load_model"
             )
         _load_weights(model, weights, model_id, map_location)
         model.hub_metadata = {key: config.get(key) for key in METADATA_KEYS}
