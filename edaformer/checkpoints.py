@@ -92,16 +92,21 @@ def is_hub_reference(path: str | os.PathLike) -> bool:
 
 
 # --- reading files -----------------------------------------------------------------------------------------------
-def _numpy_safe_globals() -> list:
-    """NumPy scalars and arrays that MMCV-era checkpoints may keep in their ``meta`` (counters, palettes).
+def _safe_globals() -> list:
+    """Plain-data classes that checkpoints of other projects keep beside their tensors, allowed in the
+    ``weights_only`` unpickler: NumPy scalars and arrays (MMCV-era ``meta``: counters, palettes), the
+    ``argparse.Namespace`` of training scripts (DeiT / timm / PVT keep their ``args``) and ``pathlib`` paths in it.
+    They carry numbers, strings and lists, never code."""
+    import argparse
+    import pathlib
 
-    They carry plain numbers, not code, so they are safe to allow in the ``weights_only`` unpickler.
-    """
     import numpy as np
 
     core = getattr(np, "_core", None) or np.core
     dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
-    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+    paths = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes,
+            argparse.Namespace, *paths]  # fmt: skip
 
 
 def load_checkpoint_file(path: str | os.PathLike, mmap: bool = False) -> object:
@@ -116,7 +121,7 @@ def load_checkpoint_file(path: str | os.PathLike, mmap: bool = False) -> object:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with torch.serialization.safe_globals(_safe_globals()):
             try:
                 return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
             except RuntimeError as err:
@@ -133,7 +138,11 @@ def _load_failure(err: Exception) -> str:
     if isinstance(err, pickle.UnpicklingError):
         found = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "")
         found = found.removeprefix("WeightsUnpickler error: ").split(". Please")[0].rstrip(".")
-        return f"it needs code to unpickle, refused by torch.load(weights_only=True) ({found})"
+        return (
+            f"it holds an object that needs code to unpickle, refused by torch.load(weights_only=True) ({found}); "
+            "if you trust the file, keep only its tensors: torch.save(torch.load(F, weights_only=False)['state_dict'"
+            "], 'weights.pth') (or its 'model' entry)"
+        )
     if "zip archive" in str(err) or "central directory" in str(err):
         return "not a complete torch file (truncated or corrupted?)"
     return lines[0] if lines else type(err).__name__
