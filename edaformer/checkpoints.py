@@ -143,7 +143,7 @@ def _load_failure(err: Exception) -> str:
             "if you trust the file, keep only its tensors: torch.save(torch.load(F, weights_only=False)['state_dict'"
             "], 'weights.pth') (or its 'model' entry)"
         )
-    if "zip archive" in str(err) or "central directory" in str(err):
+    if isinstance(err, EOFError) or "zip archive" in str(err) or "central directory" in str(err):
         return "not a complete torch file (truncated or corrupted?)"
     return lines[0] if lines else type(err).__name__
 
@@ -283,11 +283,11 @@ def load_model(
     hparams = obj.get("hyper_parameters")
     class_names = None
     train_isr = None
-    if obj.get("format") == FORMAT_TAG:
+    if checkpoint_kind(obj) == "ours":
         name, classes, kind = obj["model_name"], int(obj["num_classes"]), "ours"
         state = dict(obj["state_dict"])
         train_isr = obj.get("train_isr")
-    elif isinstance(hparams, Mapping) and "model_name" in hparams:
+    elif checkpoint_kind(obj) == "lightning":
         name, classes, kind = hparams["model_name"], int(hparams["num_classes"]), "lightning"
         train_isr = hparams.get("train_isr")
         state = {k[len("net.") :]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
@@ -329,6 +329,18 @@ def load_model(
     require_finite_weights(model, source)
     info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr, found)
     return model.eval(), info
+
+
+def checkpoint_kind(obj: object) -> str:
+    """The format of a loaded checkpoint object: ``"ours"`` (:func:`save_model`), ``"lightning"`` (a training
+    checkpoint of this project: ``hyper_parameters`` naming the model) or ``"other"`` (the authors' layout, any
+    state dict)."""
+    if not isinstance(obj, Mapping):
+        return "other"
+    if obj.get("format") == FORMAT_TAG:
+        return "ours"
+    hparams = obj.get("hyper_parameters")
+    return "lightning" if isinstance(hparams, Mapping) and "model_name" in hparams else "other"
 
 
 def _task_of(model: nn.Module) -> Task:

@@ -50,3 +50,27 @@ def test_commands_refuse_nan_weights(command, nan_weights, tmp_path, capsys):
     status = run_main(main, f"ckpt_path={nan_weights}", *args)
     assert status == 1 and "NaN" in one_error_line(capsys.readouterr().err)
     assert not any((tmp_path / "out").rglob("*.*"))
+
+
+@pytest.mark.slow
+def test_convert_says_what_our_own_files_are(tmp_path, capsys):
+    """``edaformer-convert`` reads the authors' checkpoints; given one of ours (a training checkpoint, our .pt, a
+    hub folder) it says what the file is, in one line, exit 2, and writes nothing."""
+    from edaformer.cli.convert_official import main
+
+    model = create_model("edaformer_mini", num_classes=3)
+    save_model(model, tmp_path / "ours.pt", "edaformer_mini")
+    model.save_pretrained(tmp_path / "hub")
+    hparams = {"model_name": "edaformer_mini", "num_classes": 3}
+    state = {f"net.{k}": v for k, v in model.state_dict().items()}
+    lightning = {
+        "pytorch-lightning_version": "2",
+        "state_dict": state,
+        "hyper_parameters": hparams,
+        "global_step": 8,
+    }
+    torch.save(lightning, tmp_path / "last.ckpt")
+    for given, named in (("last.ckpt", "step 8"), ("ours.pt", "edaformer_mini"), ("hub", "hub folder")):
+        status = run_main(main, f"ckpt_path={tmp_path / given}", f"output={tmp_path / 'out.pt'}")
+        assert status == 2 and named in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "out.pt").exists()
