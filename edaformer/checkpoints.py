@@ -71,7 +71,9 @@ class CheckpointInfo:
 
     ``class_names`` / ``palette`` / ``dataset`` are those stored with the weights (Lightning checkpoints: names;
     hub folders: all three when known), else ``None``; ``train_isr`` the ratios the model was trained at as
-    recorded in the file (``None``: not recorded, the standard ones); ``task`` the kind of model.
+    recorded in the file (``None``: not recorded, the standard ones); ``task`` the kind of model;
+    ``test_recipe`` how the run evaluated (Lightning checkpoints: ``test_scale``, ``mode``, ``crop_size``,
+    ``stride`` of its ``inference`` hyper-parameters), else ``None``.
     """
 
     path: str
@@ -84,6 +86,7 @@ class CheckpointInfo:
     task: Task = "segmentation"
     palette: tuple[tuple[int, int, int], ...] | None = None
     dataset: str | None = None
+    test_recipe: Mapping[str, object] | None = None
 
 
 def is_hub_reference(path: str | os.PathLike) -> bool:
@@ -283,6 +286,7 @@ def load_model(
     hparams = obj.get("hyper_parameters")
     class_names = None
     train_isr = None
+    test_recipe = None
     if checkpoint_kind(obj) == "ours":
         name, classes, kind = obj["model_name"], int(obj["num_classes"]), "ours"
         state = dict(obj["state_dict"])
@@ -295,6 +299,10 @@ def load_model(
             raise ValueError(f"{source}: Lightning checkpoint without 'net.*' weights")
         if hparams.get("class_names"):
             class_names = tuple(str(n) for n in hparams["class_names"])
+        run_inference = hparams.get("inference")
+        if isinstance(run_inference, Mapping):
+            keys = ("test_scale", "mode", "crop_size", "stride")
+            test_recipe = {k: run_inference[k] for k in keys if run_inference.get(k) is not None}
     else:
         state = read_checkpoint(obj)
         kind = "official"
@@ -327,7 +335,9 @@ def load_model(
         if kind == "ours" and obj.get("isr"):
             model.set_isr(obj["isr"])
     require_finite_weights(model, source)
-    info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr, found)
+    info = CheckpointInfo(
+        source, kind, name, classes, tuple(dropped), class_names, train_isr, found, test_recipe=test_recipe
+    )
     return model.eval(), info
 
 

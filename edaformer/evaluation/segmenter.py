@@ -152,7 +152,8 @@ class Segmenter:
         ``(segmenter, info)`` (a classification checkpoint is a :class:`~edaformer.checkpoints.CheckpointKindError`).
 
         Class names (and palette, dataset) default to those stored with the weights (a Lightning checkpoint's names,
-        a hub folder's names, palette and dataset), then to :func:`resolve_classes`'s rules;
+        a hub folder's names, palette and dataset), then to :func:`resolve_classes`'s rules; an ``"auto"`` test
+        scale and mode to those the training run evaluated with (a Lightning checkpoint's), then to :meth:`build`'s;
         ``isr`` (any form :func:`~edaformer.models.parse_isr` reads) overrides the checkpoint's pooling ratios;
         ``inference`` goes to :meth:`build`.
         """
@@ -164,6 +165,14 @@ class Segmenter:
         if dataset == "auto" and info.dataset in class_list_names():
             dataset = info.dataset
         classes = resolve_classes(info.num_classes, dataset, class_names, palette)
+        recipe = info.test_recipe or {}  # how the training run evaluated: its test scale and inference mode
+        if test_scale == "auto" and recipe.get("test_scale") is not None:
+            test_scale = tuple(recipe["test_scale"])
+        if inference.get("mode", "auto") == "auto" and recipe.get("mode") is not None:
+            inference["mode"] = recipe["mode"]
+            for key in ("crop_size", "stride"):
+                if inference.get(key) is None and recipe.get(key) is not None:
+                    inference[key] = tuple(recipe[key])
         return cls.build(model, classes, device, test_scale, **inference), info
 
     @classmethod
@@ -230,6 +239,8 @@ class Segmenter:
             image = aligned_rescale(image, self.test_scale, self.size_divisor)
         if (h, w) != image.shape[:2]:
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+        elif not image.flags.writeable:  # a decoded image's pixels, read-only: torch warns on those
+            image = image.copy()
         return normalize(image).to(self.device)
 
     @torch.no_grad()

@@ -12,6 +12,7 @@ from PIL import Image
 
 from edaformer.checkpoints import load_model, load_weights, save_model
 from edaformer.cli.train import main as train_main
+from edaformer.evaluation import Segmenter
 from edaformer.models import EDAFormer, create_model
 from tests.cli.helpers import QUIET
 from tests.conftest import run_main
@@ -88,6 +89,10 @@ def test_finetune_from_150_classes_to_a_3_class_folder(ade_like_checkpoint, tmp_
     assert (info.num_classes, info.class_names) == (3, tuple(CLASSES))
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 2 and tuned(torch.rand(1, 3, 64, 64)).shape[1] == 3
+    # the one-liner applies the run's own recipe: its classes and the test scale it was evaluated at
+    seg = Segmenter.from_pretrained(run_dir / "checkpoints" / "last.ckpt", device="cpu")
+    assert seg.classes.names == CLASSES and seg.test_scale == (96, 64)
+    assert seg(data / "images" / "val" / "000.jpg").shape == (64, 96)
 
 
 def test_every_weight_but_the_classifier_comes_from_the_checkpoint(ade_like_checkpoint, tmp_path, caplog):
