@@ -34,6 +34,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .errors import NonFiniteError
 from .files import atomic_write
 from .models import EFTClassifier, create_model
 from .models.hub_mixin import HubMixin, is_hub_folder, looks_like_repo_id
@@ -70,7 +71,9 @@ class CheckpointInfo:
 
     ``class_names`` / ``palette`` / ``dataset`` are those stored with the weights (Lightning checkpoints: names;
     hub folders: all three when known), else ``None``; ``train_isr`` the ratios the model was trained at as
-    recorded in the file (``None``: not recorded, the standard ones); ``task`` the kind of model.
+    recorded in the file (``None``: not recorded, the standard ones); ``task`` the kind of model;
+    ``test_recipe`` how the run evaluated (Lightning checkpoints: ``test_scale``, ``mode``, ``crop_size``,
+    ``stride`` of its ``inference`` hyper-parameters), else ``None``.
     """
 
     path: str
@@ -83,6 +86,7 @@ class CheckpointInfo:
     task: Task = "segmentation"
     palette: tuple[tuple[int, int, int], ...] | None = None
     dataset: str | None = None
+    test_recipe: Mapping[str, object] | None = None
 
 
 def is_hub_reference(path: str | os.PathLike) -> bool:
@@ -91,16 +95,21 @@ def is_hub_reference(path: str | os.PathLike) -> bool:
 
 
 # --- reading files -----------------------------------------------------------------------------------------------
-def _numpy_safe_globals() -> list:
-    """NumPy scalars and arrays that MMCV-era checkpoints may keep in their ``meta`` (counters, palettes).
+def _safe_globals() -> list:
+    """Plain-data classes that checkpoints of other projects keep beside their tensors, allowed in the
+    ``weights_only`` unpickler: NumPy scalars and arrays (MMCV-era ``meta``: counters, palettes), the
+    ``argparse.Namespace`` of training scripts (DeiT / timm / PVT keep their ``args``) and ``pathlib`` paths in it.
+    They carry numbers, strings and lists, never code."""
+    import argparse
+    import pathlib
 
-    They carry plain numbers, not code, so they are safe to allow in the ``weights_only`` unpickler.
-    """
     import numpy as np
 
     core = getattr(np, "_core", None) or np.core
     dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
-    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes]
+    paths = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
+    return [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray, np.dtype, *dtypes,
+            argparse.Namespace, *paths]  # fmt: skip
 
 
 def load_checkpoint_file(path: str | os.PathLike, mmap: bool = False) -> object:
@@ -115,7 +124,7 @@ def load_checkpoint_file(path: str | os.PathLike, mmap: bool = False) -> object:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with torch.serialization.safe_globals(_safe_globals()):
             try:
                 return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
             except RuntimeError as err:
@@ -132,8 +141,12 @@ def _load_failure(err: Exception) -> str:
     if isinstance(err, pickle.UnpicklingError):
         found = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "")
         found = found.removeprefix("WeightsUnpickler error: ").split(". Please")[0].rstrip(".")
-        return f"it needs code to unpickle, refused by torch.load(weights_only=True) ({found})"
-    if "zip archive" in str(err) or "central directory" in str(err):
+        return (
+            f"it holds an object that needs code to unpickle, refused by torch.load(weights_only=True) ({found}); "
+            "if you trust the file, keep only its tensors: torch.save(torch.load(F, weights_only=False)['state_dict'"
+            "], 'weights.pth') (or its 'model' entry)"
+        )
+    if isinstance(err, EOFError) or "zip archive" in str(err) or "central directory" in str(err):
         return "not a complete torch file (truncated or corrupted?)"
     return lines[0] if lines else type(err).__name__
 
@@ -163,6 +176,29 @@ def read_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, object]
     if all(k.startswith("module.") for k in tensors):
         tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     return tensors
+
+
+def non_finite_tensors(tensors: Mapping[str, object]) -> list[str]:
+    """Names of the floating-point tensors of ``tensors`` that hold a NaN or an inf."""
+    return [
+        name
+        for name, value in tensors.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+
+
+def require_finite_weights(model: nn.Module, source: str) -> None:
+    """Raise :class:`~edaformer.errors.NonFiniteError` when a weight of ``model`` (loaded from ``source``) holds
+    NaN/inf: whatever such a model computes (every pixel class 0) means nothing."""
+    bad = non_finite_tensors(model.state_dict())
+    if bad:
+        total = len(model.state_dict())
+        raise NonFiniteError(
+            f"{source}: {len(bad)} of {total} weight tensors hold NaN/inf (e.g. {bad[0]}); the weights come from a "
+            "diverged training, so nothing is computed with them"
+        )
 
 
 # --- loading into models -----------------------------------------------------------------------------------------
@@ -238,7 +274,8 @@ def load_model(
     comes under the folder's default inference ISR setting). ``model_name`` / ``num_classes`` are needed only where
     the file does not say (e.g. an ImageNet-pretrained encoder in the authors' layout); where it does, they are
     checked against it. ``task`` (the kind of model the caller needs) raises :class:`CheckpointKindError` for a
-    checkpoint of the other kind, saying which it is (:func:`check_task`).
+    checkpoint of the other kind, saying which it is (:func:`check_task`). Weights holding NaN/inf are a
+    :class:`~edaformer.errors.NonFiniteError` (:func:`require_finite_weights`).
     """
     source = str(path)
     if is_hub_reference(path):
@@ -249,11 +286,12 @@ def load_model(
     hparams = obj.get("hyper_parameters")
     class_names = None
     train_isr = None
-    if obj.get("format") == FORMAT_TAG:
+    test_recipe = None
+    if checkpoint_kind(obj) == "ours":
         name, classes, kind = obj["model_name"], int(obj["num_classes"]), "ours"
         state = dict(obj["state_dict"])
         train_isr = obj.get("train_isr")
-    elif isinstance(hparams, Mapping) and "model_name" in hparams:
+    elif checkpoint_kind(obj) == "lightning":
         name, classes, kind = hparams["model_name"], int(hparams["num_classes"]), "lightning"
         train_isr = hparams.get("train_isr")
         state = {k[len("net.") :]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
@@ -261,6 +299,10 @@ def load_model(
             raise ValueError(f"{source}: Lightning checkpoint without 'net.*' weights")
         if hparams.get("class_names"):
             class_names = tuple(str(n) for n in hparams["class_names"])
+        run_inference = hparams.get("inference")
+        if isinstance(run_inference, Mapping):
+            keys = ("test_scale", "mode", "crop_size", "stride")
+            test_recipe = {k: run_inference[k] for k in keys if run_inference.get(k) is not None}
     else:
         state = read_checkpoint(obj)
         kind = "official"
@@ -268,8 +310,12 @@ def load_model(
             name, classes = infer_official_model(state)
         else:
             if model_name is None or num_classes is None:
-                raise ValueError(
-                    f"{source}: not a segmentation checkpoint; pass model_name= and num_classes= to load it"
+                raise CheckpointKindError(
+                    f"{source}: not a segmentation checkpoint (an ImageNet encoder in the authors' layout?); pass "
+                    "model_name= and num_classes= to load it",
+                    source,
+                    found="classification",
+                    needed="segmentation",
                 )
             name, classes = model_name, num_classes
     _check_name(source, name, model_name, "model")
@@ -288,8 +334,23 @@ def load_model(
             )
         if kind == "ours" and obj.get("isr"):
             model.set_isr(obj["isr"])
-    info = CheckpointInfo(source, kind, name, classes, tuple(dropped), class_names, train_isr, found)
+    require_finite_weights(model, source)
+    info = CheckpointInfo(
+        source, kind, name, classes, tuple(dropped), class_names, train_isr, found, test_recipe=test_recipe
+    )
     return model.eval(), info
+
+
+def checkpoint_kind(obj: object) -> str:
+    """The format of a loaded checkpoint object: ``"ours"`` (:func:`save_model`), ``"lightning"`` (a training
+    checkpoint of this project: ``hyper_parameters`` naming the model) or ``"other"`` (the authors' layout, any
+    state dict)."""
+    if not isinstance(obj, Mapping):
+        return "other"
+    if obj.get("format") == FORMAT_TAG:
+        return "ours"
+    hparams = obj.get("hyper_parameters")
+    return "lightning" if isinstance(hparams, Mapping) and "model_name" in hparams else "other"
 
 
 def _task_of(model: nn.Module) -> Task:
@@ -312,25 +373,43 @@ def check_task(info: CheckpointInfo, task: Task | None) -> None:
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | None = None) -> str:
-    """Fill every weight of ``model`` from a segmentation checkpoint of any kind :func:`load_model` reads (weights
-    only: no optimiser, step or schedule), strictly; returns a one-line report.
+    """Start every weight of ``model`` from a checkpoint of any kind :func:`load_model` reads (weights only: no
+    optimiser, step or schedule); returns a one-line report.
 
-    This is how fine-tuning starts from a trained model, e.g. at other training ratios: the
-    checkpoint's pooling ratios do not matter, since no weight depends on them. ``model_name`` is checked against
-    the checkpoint's; a different class count is a :class:`CheckpointError`.
+    This is how fine-tuning starts from a trained model: at other training ratios (no weight depends on them), or
+    on another class set. A segmentation checkpoint predicting another number of classes fills everything but the
+    classifier, which starts anew (:meth:`~edaformer.models.EDAFormer.reset_classifier`, the authors' init); the
+    report names both counts. An ImageNet classification checkpoint (the authors' ``EFT_*.pth``, ours, a hub
+    folder of an EFT classifier) fills the encoder only. ``model_name`` is checked against a segmentation
+    checkpoint's model.
     """
-    source, info = load_model(path, model_name=model_name)
-    classes = getattr(model, "num_classes", info.num_classes)
-    if info.num_classes != classes:
-        raise CheckpointError(
-            f"{path}: the checkpoint predicts {info.num_classes} classes but the model has {classes}; "
-            "starting from its weights needs the same classes"
+    try:
+        source, info = load_model(path)
+    except CheckpointKindError as err:  # an encoder in the authors' layout: which model it is cannot be read
+        if err.found != "classification":
+            raise
+        source, info = None, None
+    if info is None or info.task == "classification":
+        report = load_encoder_weights(model.encoder, path)
+        return (
+            f"{report}; decoder and classifier ({model.num_classes} classes) start from their initialisation"
         )
-    model.load_state_dict(source.state_dict(), strict=True)
+    _check_name(str(path), info.model_name, model_name, "model")
+    classes = int(model.num_classes)
     trained = info.train_isr or str(source.train_isr)
+    described = f"{info.kind} {info.model_name} checkpoint, trained at {trained}"
+    if info.num_classes == classes:
+        model.load_state_dict(source.state_dict(), strict=True)
+        return f"initialised all {len(model.state_dict())} tensors from {path} ({described})"
+    source.reset_classifier(
+        classes
+    )  # a fresh classifier, then every tensor copied over: the rest is the file's
+    model.load_state_dict(source.state_dict(), strict=True)
+    new = [k for k in model.state_dict() if k.startswith(model.classifier_name + ".")]
     return (
-        f"initialised all {len(model.state_dict())} tensors from {path} "
-        f"({info.kind} {info.model_name} checkpoint, trained at {trained})"
+        f"initialised {len(model.state_dict()) - len(new)} of {len(model.state_dict())} tensors from {path} "
+        f"({described}); classifier re-initialised: the checkpoint predicts {info.num_classes} classes, "
+        f"this model {classes}"
     )
 
 
@@ -406,6 +485,7 @@ def _load_hub_model(
         dataset=meta.get("dataset"),
     )
     check_task(info, task)
+    require_finite_weights(model, source)
     return model.eval(), info
 
 

@@ -3,13 +3,14 @@
 A mistake the user can act on (a bad value, a missing file, a checkpoint of the wrong kind) is reported by the
 ``edaformer-*`` commands as one line ``error: ...`` with the exit status its class declares (``exit_status``);
 everything else is a bug and keeps its traceback. Errors of other layers declare the same attribute
-(:class:`~edaformer.data.io.DatasetError`, :class:`~edaformer.checkpoints.CheckpointError`: 2;
-:class:`~edaformer.lit.NonFiniteError`: 1), so the reporter needs no import of the layers that raise them.
+(:class:`~edaformer.data.io.DatasetError`, :class:`~edaformer.checkpoints.CheckpointError`: 2), so the reporter
+needs no import of the layers that raise them. :class:`NonFiniteError` (NaN/inf weights or outputs: exit status 1)
+is not the user's mistake but a result that must not be reported.
 """
 
 from __future__ import annotations
 
-__all__ = ["EXIT_USER_ERROR", "UserError"]
+__all__ = ["EXIT_USER_ERROR", "NonFiniteError", "UserError"]
 
 EXIT_USER_ERROR = 2
 
@@ -18,3 +19,11 @@ class UserError(Exception):
     """A problem with what the user asked for; reported as one line (``error: ...``), exit status 2."""
 
     exit_status = EXIT_USER_ERROR
+
+
+class NonFiniteError(RuntimeError):
+    """NaN or inf where numbers must be finite: a diverged training, weights or model outputs that hold NaN/inf.
+    The command ran and stopped on a problem it names, so it exits with status 1, not 2: the arguments were
+    valid."""
+
+    exit_status = 1

@@ -12,6 +12,7 @@ import torch
 from edaformer.checkpoints import (
     CheckpointKindError,
     check_training_checkpoint,
+    load_checkpoint_file,
     load_model,
     save_model,
 )
@@ -114,3 +115,37 @@ def test_resume_check_names_the_kind_and_the_misfit(tmp_path, classifier_ckpt):
     truncated.write_bytes(classifier_ckpt.read_bytes()[:4096])
     with pytest.raises(ValueError, match="truncated"):
         check_training_checkpoint(truncated, expected, "edaformer_mini (6 classes)")
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_training_script_args_load_and_code_stays_refused(tmp_path):
+    """DeiT / timm-style files keep an ``argparse.Namespace`` of the script's arguments (NumPy scalars and paths
+    in it) beside the weights: they load with ``weights_only=True``; an object that runs code is still refused,
+    in one line that says how to keep the tensors."""
+    import argparse
+    import pathlib
+
+    import numpy as np
+
+    from edaformer.checkpoints import load_encoder_weights
+
+    encoder = create_model("eft_mini")
+    args = argparse.Namespace(
+        model="eft_mini", lr=5e-4, drop=np.float64(0.1), out=pathlib.Path("out"), seed=0
+    )
+    state = {f"net.{k}": v for k, v in encoder.state_dict().items()}
+    torch.save({"state_dict": state, "args": args, "max_accuracy": np.float64(78.1)}, tmp_path / "deit.pth")
+    loaded = load_checkpoint_file(tmp_path / "deit.pth")
+    assert loaded["args"].drop == 0.1 and loaded["args"].out == pathlib.Path("out")
+    target = create_model("edaformer_mini").encoder
+    assert "loaded" in load_encoder_weights(target, tmp_path / "deit.pth")
+    assert all(torch.equal(target.state_dict()[k], v) for k, v in encoder.encoder.state_dict().items())
+
+    torch.save({"state_dict": state, "hook": _RunsCode()}, tmp_path / "code.pth")
+    with pytest.raises(ValueError, match="weights_only") as err:
+        load_checkpoint_file(tmp_path / "code.pth")
+    assert "\n" not in str(err.value) and "torch.save" in str(err.value)

@@ -1,7 +1,17 @@
-"""Segment arbitrary images with a trained EDAFormer: test-time resize, inference mode, ISR, class metadata.
+"""Segment your own images with a trained EDAFormer in one line: the checkpoint's own test recipe (classes and
+palette, test scale, whole-image or sliding-window inference), an ISR setting, the exact low-memory labels path.
 
->>> seg = Segmenter.from_checkpoint("edaformer_t_ade20k.pth", isr="paper")
->>> label = seg.predict(load_image("photo.jpg"))   # uint8 [H, W] train ids at the photo's resolution
+>>> from edaformer.evaluation import Segmenter
+>>> seg = Segmenter.from_pretrained(weights, isr="paper")  # a .pth / .pt / .ckpt file, a hub folder or repo id
+>>> labels = seg(photo)                 # a path, a PIL image or an RGB uint8 array [H, W, 3]
+>>> labels.shape, labels.dtype          # train ids at the photo's own resolution
+((120, 160), dtype('uint8'))
+>>> seg.classes.names
+['background', 'red', 'blue']
+>>> seg.overlay(photo, labels).shape    # class colours blended over the photo (seg.colorize: the colours alone)
+(120, 160, 3)
+
+``weights`` and ``photo`` stand for your files (the test suite runs these lines on a small model).
 """
 
 from __future__ import annotations
@@ -9,11 +19,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from ..checkpoints import CheckpointInfo, load_model
@@ -21,12 +33,16 @@ from ..data.benchmarks import BENCHMARKS
 from ..data.classes import class_list_names, default_palette, load_classes
 from ..data.transforms import AlignedResize, aligned_rescale
 from ..devices import resolve_device
+from ..errors import NonFiniteError
 from ..models import ISRLike
+from ..models.upsampled_argmax import argmax_labels
 from .acceleration import accelerate
-from .images import normalize
-from .inference import InferenceConfig, segment, segment_labels
+from .colors import colorize, overlay
+from .images import load_image, normalize, to_rgb
+from .inference import InferenceConfig, segment, segment_scores
 
 Color = tuple[int, int, int]
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
 DEFAULT_RECIPE = BENCHMARKS["ade20k"]  # the test recipe of data without a row in the benchmark table
 
 
@@ -97,6 +113,7 @@ class Segmenter:
         inference: whole-image or sliding-window inference (and optional multi-scale/flip TTA, which resizes the
             original image per ratio with ``test_scale`` and ``size_divisor``: they are copied into it).
         size_divisor: the encoder's total stride (32).
+        info: what was loaded (:meth:`from_pretrained`, :meth:`from_checkpoint`), else ``None``.
     """
 
     model: nn.Module
@@ -104,9 +121,20 @@ class Segmenter:
     test_scale: tuple[int, int] | None = DEFAULT_RECIPE.test_scale
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     size_divisor: int = 32
+    info: CheckpointInfo | None = None
 
     def __post_init__(self) -> None:
         self.inference = replace(self.inference, test_scale=self.test_scale, size_divisor=self.size_divisor)
+
+    @classmethod
+    def from_pretrained(cls, weights: str | os.PathLike, isr: ISRLike = None, **options: Any) -> Segmenter:
+        """The segmenter of any segmentation weights :func:`~edaformer.checkpoints.load_model` reads (the
+        authors' ``.pth``, our ``.pt`` / ``.ckpt``, a hub folder or Hub repo id), under the ISR setting ``isr``
+        (``None``: the checkpoint's own, ``"paper"``, ``"16,8,2,1-2,4,8"``, ...); ``options`` as
+        :meth:`from_checkpoint`. What was loaded is :attr:`info`."""
+        segmenter, info = cls.from_checkpoint(weights, isr=isr, **options)
+        segmenter.info = info
+        return segmenter
 
     @classmethod
     def from_checkpoint(
@@ -124,7 +152,8 @@ class Segmenter:
         ``(segmenter, info)`` (a classification checkpoint is a :class:`~edaformer.checkpoints.CheckpointKindError`).
 
         Class names (and palette, dataset) default to those stored with the weights (a Lightning checkpoint's names,
-        a hub folder's names, palette and dataset), then to :func:`resolve_classes`'s rules;
+        a hub folder's names, palette and dataset), then to :func:`resolve_classes`'s rules; an ``"auto"`` test
+        scale and mode to those the training run evaluated with (a Lightning checkpoint's), then to :meth:`build`'s;
         ``isr`` (any form :func:`~edaformer.models.parse_isr` reads) overrides the checkpoint's pooling ratios;
         ``inference`` goes to :meth:`build`.
         """
@@ -136,6 +165,14 @@ class Segmenter:
         if dataset == "auto" and info.dataset in class_list_names():
             dataset = info.dataset
         classes = resolve_classes(info.num_classes, dataset, class_names, palette)
+        recipe = info.test_recipe or {}  # how the training run evaluated: its test scale and inference mode
+        if test_scale == "auto" and recipe.get("test_scale") is not None:
+            test_scale = tuple(recipe["test_scale"])
+        if inference.get("mode", "auto") == "auto" and recipe.get("mode") is not None:
+            inference["mode"] = recipe["mode"]
+            for key in ("crop_size", "stride"):
+                if inference.get(key) is None and recipe.get(key) is not None:
+                    inference[key] = tuple(recipe[key])
         return cls.build(model, classes, device, test_scale, **inference), info
 
     @classmethod
@@ -202,6 +239,8 @@ class Segmenter:
             image = aligned_rescale(image, self.test_scale, self.size_divisor)
         if (h, w) != image.shape[:2]:
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+        elif not image.flags.writeable:  # a decoded image's pixels, read-only: torch warns on those
+            image = image.copy()
         return normalize(image).to(self.device)
 
     @torch.no_grad()
@@ -215,8 +254,45 @@ class Segmenter:
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Train-id label map ``[H, W]`` (``uint8``; ``uint16`` beyond 255 classes) at the image's resolution.
 
-        Equal to ``scores(image).argmax(0)``, computed without the ``K × H × W`` scores.
+        Equal to ``scores(image).argmax(0)``, computed without the ``K × H × W`` scores. Outputs holding NaN/inf
+        are a :class:`~edaformer.errors.NonFiniteError` (their argmax would be class 0 everywhere).
         """
         x = self.preprocess(image)
-        label = segment_labels(self.model, x, self.inference, out_size=image.shape[:2])[0]
+        scores = segment_scores(self.model, x, self.inference, out_size=image.shape[:2])
+        if not bool(scores.finite().all()):
+            raise NonFiniteError(
+                "the model's outputs are NaN/inf for this image; no labels are made from them"
+            )
+        label = argmax_labels(scores)[0]
         return label.cpu().numpy().astype(np.uint8 if self.classes.num_classes <= 255 else np.uint16)
+
+    def __call__(self, image: ImageLike) -> np.ndarray:
+        """Labels ``[H, W]`` of an image file path, a PIL image or an RGB ``uint8 [H, W, 3]`` array
+        (:meth:`predict` after :meth:`read`)."""
+        return self.predict(self.read(image))
+
+    @staticmethod
+    def read(image: ImageLike) -> np.ndarray:
+        """RGB ``uint8 [H, W, 3]`` from a path (:func:`~edaformer.evaluation.load_image`: EXIF rotation, 16-bit,
+        alpha), a PIL image (:func:`~edaformer.evaluation.to_rgb`), or an array (``uint8`` RGB, or grey
+        ``[H, W]`` repeated to three channels)."""
+        if isinstance(image, (str, os.PathLike)):
+            return load_image(Path(image))
+        if isinstance(image, Image.Image):
+            return to_rgb(image)
+        array = np.asarray(image)
+        if array.ndim == 2 and array.dtype == np.uint8:
+            return np.repeat(array[:, :, None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+            raise ValueError(
+                f"expected an RGB uint8 image [H, W, 3] (or a path), got {array.dtype} {array.shape}"
+            )
+        return array
+
+    def colorize(self, labels: np.ndarray) -> np.ndarray:
+        """The classes' colours of ``labels [H, W]`` → RGB ``uint8 [H, W, 3]``."""
+        return colorize(labels, self.classes.palette)
+
+    def overlay(self, image: ImageLike, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+        """The classes' colours blended over ``image`` (weight ``alpha``) → RGB ``uint8 [H, W, 3]``."""
+        return overlay(self.read(image), labels, self.classes.palette, alpha=alpha)

@@ -17,27 +17,11 @@ from typing import Any, Literal
 import lightning as L
 import torch
 
+from ..checkpoints import non_finite_tensors  # noqa: F401  (the checkpoint writer imports it from here)
+from ..errors import NonFiniteError
 from ..models.upsampled_argmax import ScoreMap
 
 log = logging.getLogger("edaformer")
-
-
-class NonFiniteError(RuntimeError):
-    """NaN or inf where numbers must be finite (a diverged training). The command ran and stopped on a problem it
-    names (the step, the batch, its images), so it exits with status 1, not 2: the arguments were valid."""
-
-    exit_status = 1
-
-
-def non_finite_tensors(tensors: Mapping[str, Any]) -> list[str]:
-    """Names of the floating-point tensors of ``tensors`` that hold a NaN or an inf."""
-    return [
-        name
-        for name, value in tensors.items()
-        if isinstance(value, torch.Tensor)
-        and value.is_floating_point()
-        and not bool(torch.isfinite(value).all())
-    ]
 
 
 def _images(paths: Sequence[str] | None, limit: int = 4) -> str:

@@ -24,8 +24,21 @@ class EFTClassifier(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-classific
         self.head.apply(init_weights)
         self.num_classes = num_classes
 
+    classifier_name = "head"  # the module that depends on the classes (fine-tuning replaces it)
+
     def efa_levels(self) -> tuple[Sequence[EFALevel], Sequence[EFALevel]]:
         return self.encoder.efa_levels()
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head by a new ``Linear`` for ``num_classes`` classes (trunc-normal 0.02, as the authors';
+        0: no head, pooled features out), keeping the encoder; ``model_args`` follows."""
+        old = next(self.encoder.parameters())
+        head = nn.Linear(self.encoder.dims[-1], num_classes) if num_classes > 0 else nn.Identity()
+        head.apply(init_weights)
+        self.head = head.to(device=old.device, dtype=old.dtype)
+        self.num_classes = num_classes
+        if self.model_args is not None:
+            self.model_args = {**self.model_args, "num_classes": num_classes}
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled image embedding ``[B, C_4]``."""

@@ -125,6 +125,15 @@ class EDAFormerHead(nn.Module):
         # PyTorch's default (kaiming-uniform a=√5, bias U(±1/√fan_in)), not the He-normal of the other convs.
         self.classifier.reset_parameters()
 
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` classes, initialised as the authors' (PyTorch's ``nn.Conv2d``
+        default), on the old one's device and dtype; every other weight is kept."""
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        old = self.classifier.weight
+        self.classifier = Conv1x1(old.shape[1], num_classes).to(device=old.device, dtype=old.dtype)
+        self.num_classes = num_classes
+
     def forward_features(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """Fused decoder features ``[B, E, H/8, W/8]`` from the encoder's stage maps (all four)."""
         finest = features[min(self.in_stages)]  # c2

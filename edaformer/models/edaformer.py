@@ -32,8 +32,20 @@ class EDAFormer(ISRMixin, HubMixin, nn.Module, pipeline_tag="image-segmentation"
     def num_classes(self) -> int:
         return self.decode_head.num_classes
 
+    classifier_name = (
+        "decode_head.classifier"  # the module that depends on the classes (fine-tuning replaces it)
+    )
+
     def efa_levels(self) -> tuple[Sequence[EFALevel], Sequence[EFALevel]]:
         return self.encoder.efa_levels()[0], tuple(self.decode_head.levels)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier by a new one for ``num_classes`` classes (the authors' init), keeping every other
+        weight: the start of a fine-tuning on another class set. ``model_args`` follows, so the model saves and
+        rebuilds with its new class count."""
+        self.decode_head.reset_classifier(num_classes)
+        if self.model_args is not None:
+            self.model_args = {**self.model_args, "num_classes": num_classes}
 
     def forward_low_res(self, images: torch.Tensor) -> torch.Tensor:
         """Logits at 1/8 of the input, ``[B, K, ⌈H/8⌉, ⌈W/8⌉]`` (contiguous)."""

@@ -21,6 +21,7 @@ be saved: the factory name and arguments are what the folder rebuilds from.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -30,7 +31,10 @@ from typing import Any, TypeVar
 import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 
+from .hub_checks import HubError, check_config, check_weights_fit, read_config, read_weights_header
 from .registry import MODELS, json_value
+
+__all__ = ["HubError", "HubMixin", "build_from_config", "is_hub_folder", "looks_like_repo_id"]
 
 HUB_FORMAT = "edaformer"
 HUB_FORMAT_VERSION = 1
@@ -45,10 +49,7 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".json")
 
 M = TypeVar("M", bound="HubMixin")
-
-
-class HubError(ValueError):
-    """A hub folder or repo id that cannot be loaded (missing, offline, not ours, weights that do not fit)."""
+log = logging.getLogger(__name__)
 
 
 def is_hub_folder(path: str | os.PathLike) -> bool:
@@ -68,9 +69,8 @@ def build_from_config(config: Mapping[str, Any], source: str = "config") -> torc
     (``train_isr``; absent: the standard ones), under its ISR setting (``isr``)."""
     if config.get("format") != HUB_FORMAT:
         raise HubError(f'{source}: not written by edaformer\'s save_pretrained (no "format": "{HUB_FORMAT}")')
-    name = config.get("model_name")
-    if name not in MODELS:
-        raise HubError(f"{source}: unknown model_name {name!r}; valid: {', '.join(sorted(MODELS))}")
+    check_config(config, source, MODELS)
+    name = config["model_name"]
     try:
         model = MODELS[name](**dict(config.get("model_args") or {}), train_isr=config.get("train_isr"))
     except (TypeError, ValueError) as err:
@@ -101,6 +101,23 @@ def _hub_failure(ref: str, err: BaseException) -> str:
     else:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
     return f"cannot load {ref!r} from the Hugging Face Hub: {reason} (a local folder needs config.json and {WEIGHTS_NAME})"
+
+
+def _new_classes(model: torch.nn.Module, num_classes: int, source: str) -> None:
+    """Fine-tuning on another class set: a new classifier (the authors' init), the class metadata dropped; said
+    in one logged line naming both counts."""
+    if not hasattr(model, "reset_classifier"):
+        raise HubError(
+            f"{source} holds {model.model_name}, which has no classifier: num_classes= does not apply"
+        )
+    old = model.num_classes
+    model.reset_classifier(num_classes)
+    stale = ("class_names", "palette", "metrics")  # they described the old classes
+    model.hub_metadata = {k: (None if k in stale else v) for k, v in (model.hub_metadata or {}).items()}
+    log.warning(
+        "%s: classifier re-initialised for %d classes (the checkpoint predicts %d); every other weight loaded",
+        source, num_classes, old,
+    )  # fmt: skip
 
 
 class HubMixin(
@@ -205,13 +222,15 @@ class HubMixin(
 
         The model comes in eval mode under the folder's default inference ISR setting (``config.json``'s
         ``isr``). Keyword arguments are huggingface_hub's (``revision``, ``cache_dir``, ``token``,
-        ``local_files_only``, ...) and ``map_location``. A folder without our ``config.json``, a repo that cannot
+        ``local_files_only``, ...), ``map_location`` and ``num_classes``: another class count than the folder's
+        loads every weight but the classifier, which starts anew for fine-tuning (one logged line says so). A folder without our ``config.json``, a repo that cannot
         be reached (offline, unknown) or weights that do not fit raise :class:`HubError` naming the folder or repo.
         """
         ref = os.fspath(pretrained_model_name_or_path)
         if os.path.isdir(ref):
             if not is_hub_folder(ref):
                 raise HubError(f"{ref}: not a hub folder (expected {CONFIG_NAME} and {WEIGHTS_NAME} in it)")
+            read_config(os.path.join(ref, CONFIG_NAME))  # a JSON object, before huggingface_hub reads it
         elif not looks_like_repo_id(ref):
             raise HubError(f"{ref}: no such folder, and not a Hub repo id of the form 'owner/name'")
         try:
@@ -239,6 +258,7 @@ class HubMixin(
     ) -> M:
         if config is None:
             raise HubError(f"{model_id}: no {CONFIG_NAME}; not a hub folder written by save_pretrained")
+        num_classes = model_kwargs.pop("num_classes", None)
         for (
             key,
             value,
@@ -247,13 +267,6 @@ class HubMixin(
                 raise TypeError(
                     f"{cls.__name__}.from_pretrained() got an unexpected keyword argument {key!r}"
                 )
-        model = build_from_config(config, model_id)
-        if not isinstance(model, cls):
-            raise HubError(
-                f"{model_id} holds {config['model_name']} ({type(model).__name__}), which "
-                f"{cls.__name__}.from_pretrained does not load; use {type(model).__name__}.from_pretrained or "
-                "edaformer.checkpoints.load_model"
-            )
         if os.path.isdir(model_id):
             weights = os.path.join(model_id, WEIGHTS_NAME)
         else:
@@ -266,6 +279,21 @@ class HubMixin(
                 token=token,
                 local_files_only=local_files_only,
             )
+        # checked before anything is built: the config's values, then the weights' header against the model the
+        # config describes (built on the meta device: shapes without memory)
+        described = os.path.join(model_id, CONFIG_NAME)
+        check_config(config, described, MODELS)
+        header = read_weights_header(weights)
+        check_weights_fit(lambda: build_from_config(config, described), header, weights, described)
+        model = build_from_config(config, model_id)
+        if not isinstance(model, cls):
+            raise HubError(
+                f"{model_id} holds {config['model_name']} ({type(model).__name__}), which "
+                f"{cls.__name__}.from_pretrained does not load; use {type(model).__name__}.from_pretrained or "
+                "edaformer.checkpoints.load_model"
+            )
         _load_weights(model, weights, model_id, map_location)
         model.hub_metadata = {key: config.get(key) for key in METADATA_KEYS}
+        if num_classes is not None and num_classes != getattr(model, "num_classes", None):
+            _new_classes(model, int(num_classes), model_id)
         return model.eval()

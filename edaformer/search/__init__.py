@@ -10,7 +10,7 @@ preset file). Depends on models, core and evaluation; no Lightning, no Hydra.
 from .front import BUDGET_KINDS, Budget, beating, best_under, dominates, pareto_front
 from .isr_search import STUDY_FILE, BudgetError, Scorer, SearchOptions, SearchResult, search_isr
 from .space import DECODER_POSITIONS, DEFAULT_MULTIPLIERS, ENCODER_POSITIONS, SearchSpace
-from .study import StudyMismatchError
+from .study import StudyFileError, StudyMismatchError, check_study_file
 
 __all__ = [
     "BUDGET_KINDS",
@@ -24,9 +24,11 @@ __all__ = [
     "SearchOptions",
     "SearchResult",
     "SearchSpace",
+    "StudyFileError",
     "StudyMismatchError",
     "beating",
     "best_under",
+    "check_study_file",
     "dominates",
     "pareto_front",
     "search_isr",

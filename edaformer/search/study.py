@@ -13,8 +13,10 @@ sampler ranks such trials by how far they overshoot (Optuna's constrained TPE), 
 from __future__ import annotations
 
 import json
+import sqlite3
 import warnings
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,35 @@ class StudyMismatchError(ValueError):
     """A stored study was made for another model, data, space or budget than the one asked for now."""
 
 
+class StudyFileError(ValueError):
+    """A ``study.db`` that SQLite cannot read (truncated, overwritten, not a database); one line, exit status 2."""
+
+    exit_status = 2
+
+
+def check_study_file(path: Path) -> None:
+    """An existing ``path`` must be an intact SQLite database (``PRAGMA quick_check``), read-only; else
+    :class:`StudyFileError` naming it."""
+    if not Path(path).exists():
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.Error as err:
+        verdict = str(err)
+    if verdict != "ok":
+        raise StudyFileError(
+            f"{path}: the stored search cannot be read ({verdict}); move it away to start a new search there"
+        )
+
+
 def open_study(path: Path, name: str, seed: int, fingerprint: Mapping[str, Any]) -> optuna.Study:
-    """Create the study in ``path`` (SQLite) or load the one there, checking it was made with ``fingerprint``.
+    """Create the study in ``path`` (SQLite) or load the one there, checking it was made with ``fingerprint``
+    (a file SQLite cannot read: :class:`StudyFileError`).
 
     The sampler is TPE (multivariate, constraint-aware); :func:`optimize` seeds it anew for every trial.
     """
+    check_study_file(path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{Path(path).resolve()}"
     study = optuna.create_study(

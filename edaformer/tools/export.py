@@ -218,6 +218,13 @@ def export_model(
         return exporters[fmt](model, path, **kwargs)  # type: ignore[arg-type, operator]
 
 
+def worse_diff(worst: float, out: torch.Tensor, ref: torch.Tensor) -> float:
+    """``max(worst, max |out − ref|)`` where NaN wins (Python's ``max(0.0, nan)`` is 0.0): a NaN or inf in either
+    output is a NaN difference, never a perfect match."""
+    diff = float((out.float() - ref.float()).abs().max())  # torch's max propagates NaN; inf - inf is NaN
+    return diff if diff != diff or diff > worst else worst
+
+
 def onnx_max_abs_diff(
     path: str | os.PathLike, model: nn.Module, sizes: Sequence[Sequence[int]], batch: int = 1, seed: int = 0
 ) -> float:
@@ -237,7 +244,7 @@ def onnx_max_abs_diff(
             raise AssertionError(
                 f"ONNX output shape {tuple(out.shape)} != PyTorch {tuple(ref.shape)} at {h}x{w}"
             )
-        worst = max(worst, float((torch.from_numpy(out) - ref).abs().max()))
+        worst = worse_diff(worst, torch.from_numpy(out), ref)
     return worst
 
 
@@ -258,5 +265,5 @@ def max_abs_diff(
     for h, w in sizes:
         x = torch.randn(1, 3, h, w, generator=gen)
         with torch.no_grad():
-            worst = max(worst, float((loaded(x) - model(x)).abs().max()))
+            worst = worse_diff(worst, loaded(x), model(x))
     return worst

@@ -5,6 +5,7 @@ graphs with the ISR setting baked in (:mod:`edaformer.tools.export`), or a Huggi
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -12,11 +13,18 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from ..checkpoints import CheckpointInfo, load_model
-from ..errors import UserError
+from ..errors import NonFiniteError, UserError
 from ..evaluation.acceleration import accelerate
 from ..files import check_new_files
 from ..models import parse_isr
-from ..tools.export import FORMAT_PRECISIONS, FORMAT_SUFFIX, export_model, max_abs_diff, min_input_side
+from ..tools.export import (
+    FORMAT_PRECISIONS,
+    FORMAT_SUFFIX,
+    export_model,
+    max_abs_diff,
+    min_input_side,
+    worse_diff,
+)
 from ..tools.model_card import hub_metadata, save_hub_folder
 from .checkpoint import load_checkpoint
 
@@ -84,7 +92,7 @@ def export(cfg: DictConfig) -> list[str]:
         line += f"input {static[0]}x{static[1]})" if static else f"dynamic batch/height/width, sides >= {lo})"
         if cfg.verify:
             sizes = [static] if static else [(lo, lo + 35), (max(lo, 128) + 16, max(lo, 200))]
-            line += f"; max |diff| vs PyTorch {max_abs_diff(path, fmt, model, sizes):.2e}"
+            line += f"; max |diff| vs PyTorch {_finite(max_abs_diff(path, fmt, model, sizes), path):.2e}"
         lines.append(line)
     return lines
 
@@ -112,8 +120,19 @@ def export_hub_folder(model: torch.nn.Module, folder: Path, info: CheckpointInfo
         reloaded, _ = load_model(folder)
         x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
-            line += f"; max |diff| after reloading {float((reloaded(x) - model(x)).abs().max()):.2e}"
+            line += (
+                f"; max |diff| after reloading {_finite(worse_diff(0.0, reloaded(x), model(x)), folder):.2e}"
+            )
     return line
+
+
+def _finite(diff: float, path: Path) -> float:
+    """``diff`` when it is a number; NaN/inf (outputs that hold NaN) is a :class:`NonFiniteError`."""
+    if not math.isfinite(diff):
+        raise NonFiniteError(
+            f"verify: {path} and PyTorch give NaN/inf outputs (max |diff| {diff}); the file was written but does not check out"
+        )
+    return diff
 
 
 def check_runtime(formats: list[str], compile: bool, precision: str) -> None:

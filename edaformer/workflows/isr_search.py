@@ -30,6 +30,7 @@ from ..search import (
     SearchOptions,
     SearchSpace,
     StudyMismatchError,
+    check_study_file,
     search_isr,
 )
 from ..search.eta import Eta
@@ -92,6 +93,7 @@ def search(cfg: DictConfig) -> SearchRun:
             raise UserError(
                 f"search.resume_dir={out}: no {STUDY_FILE} there (the run dir of an earlier search)"
             )
+        check_study_file(out / STUDY_FILE)  # before the model and the data: a broken file is one line at once
     device = str(resolve_device(str(cfg.device)))
     ckpt = require_checkpoint(cfg.get("ckpt_path"))  # a file, a hub folder or a hub repo id
     if os.path.exists(ckpt):

@@ -173,3 +173,17 @@ def test_checkpoint_trained_at_other_ratios_is_searched_around_its_own(setup, tm
     assert searched and all(parse_isr(s).encoder[0] in (16, 32) for s in searched)  # 16 x 1, 2
     md = (out / "isr_search.md").read_text()
     assert f"against the model's training setting {trained}" in md and "| aggressive (training) |" in md
+
+
+@pytest.mark.slow
+def test_a_truncated_or_foreign_study_file_is_one_line(setup, searched, tmp_path, capsys):
+    """Before: a traceback from SQLAlchemy. Now: one line naming the file, exit 2, before the model is loaded."""
+    _, _, args = setup
+    stored = (searched / "study.db").read_bytes()
+    for name, content in (("truncated", stored[: len(stored) // 2]), ("foreign", b"not a database" * 100)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "study.db").write_bytes(content)
+        status = run_main(
+            search_main, *args, f"search.resume_dir={tmp_path / name}", f"hydra.run.dir={tmp_path}"
+        )
+        assert status == 2 and str(tmp_path / name / "study.db") in one_error_line(capsys.readouterr().err)

@@ -201,7 +201,8 @@ def test_one_registry_and_no_import_cycle():
         return sorted({n for _, n in imported_modules(path) if n.startswith("edaformer")})
 
     assert ours("registry") == []
-    assert ours("hub_mixin") == ["edaformer.models.registry"]
+    assert ours("hub_mixin") == ["edaformer.models.hub_checks", "edaformer.models.registry"]
+    assert ours("hub_checks") == []
     assert ours("timm_registry") == ["edaformer.models.registry"]
     for factories in ("eft", "classifier", "edaformer"):
         assert "edaformer.models.registry" in ours(factories)

@@ -82,3 +82,51 @@ def test_segmenter_multi_scale_resizes_the_original_per_ratio(tiny_model):
     assert sizes == [(64, 64), (64, 64), (96, 128), (96, 128)] and label.shape == (64, 85)
     single = Segmenter.build(tiny_model, resolve_classes(NUM_CLASSES), device="cpu", test_scale=(256, 64))
     assert single.preprocess(random_image(64, 85)).shape == (1, 3, 64, 96)
+
+
+@pytest.mark.slow
+def test_the_one_liner_examples_run_as_written(tmp_path):
+    """The module docstring of ``edaformer.evaluation.segmenter`` (README's first screen): its lines run with
+    ``weights`` a hub folder of a 3-class model and ``photo`` a 120x160 JPEG."""
+    import doctest
+
+    from PIL import Image
+
+    import edaformer.evaluation.segmenter as module
+    from edaformer.models import create_model
+
+    weights = tmp_path / "shapes_model"
+    create_model("edaformer_mini", num_classes=3).save_pretrained(
+        weights, config={"class_names": ["background", "red", "blue"]}
+    )
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(random_image(120, 160)).save(photo)
+    result = doctest.testmod(module, extraglobs={"weights": str(weights), "photo": str(photo)}, verbose=False)
+    assert result.attempted >= 5 and result.failed == 0
+
+
+@pytest.mark.slow
+def test_segmenter_takes_paths_pil_images_and_arrays_and_refuses_nan(tiny_ckpt, tiny_model, tmp_path):
+    import torch
+    from PIL import Image
+
+    from edaformer.errors import NonFiniteError
+
+    seg = Segmenter.from_pretrained(tiny_ckpt, device="cpu", test_scale=None)
+    image = random_image(40, 52)
+    Image.fromarray(image).save(tmp_path / "a.png")
+    expected = seg.predict(image)
+    for given in (tmp_path / "a.png", str(tmp_path / "a.png"), Image.fromarray(image), image):
+        assert np.array_equal(seg(given), expected)
+    assert seg.info.kind == "ours" and seg.colorize(expected).shape == (40, 52, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        seg(image.astype(np.float32))
+    broken = Segmenter.build(tiny_model, seg.classes, device="cpu", test_scale=None)
+    saved = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    try:
+        with torch.no_grad():
+            tiny_model.decode_head.classifier.bias.fill_(float("nan"))
+        with pytest.raises(NonFiniteError):
+            broken(image)
+    finally:
+        tiny_model.load_state_dict(saved)
