@@ -54,8 +54,13 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
     """Run ``task`` on the config of ``conf/<command>.yaml`` and the command line; returns the exit status.
 
     ``task`` returns what Hydra hands to a sweeper (``edaformer-train``'s optimised metric) and ends with
-    ``sys.exit(1)`` when it ran but found problems.
+    ``sys.exit(1)`` when it ran but found problems. ``--version`` prints ``edaformer X.Y.Z`` and runs nothing.
     """
+    if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names Hydra's
+        from .. import __version__
+
+        print(f"edaformer {__version__}")
+        return 0
     register()
     wants_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
     bug: list[BaseException] = []
