@@ -9,7 +9,7 @@ everything else is a bug and keeps its traceback. Errors of other layers declare
 
 from __future__ import annotations
 
-__all__ = ["EXIT_USER_ERROR", "UserError"]
+__all__ = ["EXIT_USER_ERROR", "MissingExtraError", "UserError"]
 
 EXIT_USER_ERROR = 2
 
@@ -18,3 +18,12 @@ class UserError(Exception):
     """A problem with what the user asked for; reported as one line (``error: ...``), exit status 2."""
 
     exit_status = EXIT_USER_ERROR
+
+
+class MissingExtraError(UserError):
+    """An optional dependency is not installed: names the package and the extra of ours that brings it
+    (``search``: optuna, ``mlflow``: MLflow, ``slurm``: Hydra's submitit launcher; see pyproject.toml)."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is not installed (pip install 'edaformer[{extra}]')")
+        self.package, self.extra = package, extra

@@ -35,12 +35,17 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from ..config import CONF_DIR, register
 from ..config.arguments import check_arguments
 from ..config.checks import check_ranges, missing_value_message
-from ..errors import EXIT_USER_ERROR, UserError
+from ..errors import EXIT_USER_ERROR, MissingExtraError, UserError
 
 __all__ = ["run_command"]
 
 # errors of the user that declare no ``exit_status``
 _USER_ERRORS = (UserError, FileNotFoundError, OmegaConfBaseException, InstantiationException)
+# Config options that a package of one of our extras brings: (group, option) -> (package, extra).
+_EXTRA_OPTIONS = {
+    ("hydra/launcher", "submitit_slurm"): ("hydra-submitit-launcher", "slurm"),
+    ("hydra/launcher", "submitit_local"): ("hydra-submitit-launcher", "slurm"),
+}
 _LIBRARY_LOGGERS = (
     "lightning",
     "lightning.pytorch",
@@ -57,9 +62,9 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
     ``sys.exit(1)`` when it ran but found problems. ``--version`` prints ``edaformer X.Y.Z`` and runs nothing.
     """
     if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names Hydra's
-        from .. import __version__
+        import edaformer
 
-        print(f"edaformer {__version__}")
+        print(f"edaformer {edaformer.__version__}")
         return 0
     register()
     wants_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -141,6 +146,8 @@ def error_message(err: BaseException) -> str:
     as its first item and a count, an error re-raised from a DataLoader worker as the worker's own message."""
     if isinstance(err, MissingConfigException) and err.options and err.missing_cfg_file:
         group, _, name = err.missing_cfg_file.rpartition("/")
+        if (group, name) in _EXTRA_OPTIONS:
+            return str(MissingExtraError(*_EXTRA_OPTIONS[group, name]))
         return f"unknown {group} {name!r}; valid: {', '.join(err.options)}"
     if isinstance(err, MissingMandatoryValue) and err.full_key:
         return missing_value_message(err.full_key)

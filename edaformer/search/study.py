@@ -18,11 +18,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState
-
+from ..errors import MissingExtraError
 from ..models import ISRSetting
+
+try:
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+except ModuleNotFoundError as err:  # optuna comes with the search extra
+    if err.name != "optuna":
+        raise
+    raise MissingExtraError("optuna", "search") from err
 from .space import SearchSpace
 
 DIRECTIONS = ("maximize", "minimize")  # accuracy, cost

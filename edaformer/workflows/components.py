@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..errors import UserError
+from ..errors import MissingExtraError, UserError
 from ..lit.loggers import prepare_wandb_env
 
 __all__ = [
@@ -36,7 +36,7 @@ def build_datamodule(data: DictConfig) -> L.LightningDataModule:
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger]:
     """Loggers from a ``logger`` node (a dict of logger configs); TensorBoard is skipped when not installed, MLflow
-    missing is a :class:`~edaformer.errors.UserError`, W&B runs offline without an API key."""
+    missing is a :class:`~edaformer.errors.MissingExtraError`, W&B runs offline without an API key."""
     loggers = []
     for name, conf in (cfg or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
@@ -48,7 +48,7 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger
             log.warning("logger %s skipped: tensorboard is not installed", name)
             continue
         if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
-            raise UserError(f"logger {name}: MLflow is not installed (pip install 'edaformer[mlflow]')")
+            raise MissingExtraError("mlflow", "mlflow")
         if target.endswith("WandbLogger"):
             prepare_wandb_env()
         loggers.append(instantiate(conf))
