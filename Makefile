@@ -29,7 +29,7 @@ train: $(STAMP) ## train EDAFormer-T on the built-in demo data (ARGS="model=edaf
 eval: $(STAMP) ## evaluate a checkpoint (ARGS="ckpt_path=... isr=paper")
 	$(BIN)/python eval.py $(ARGS)
 
-test: $(STAMP) ## run the whole test suite
+test: lint ## ruff (lint + format check), then the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: $(STAMP) ## run the tests not marked slow
