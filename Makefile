@@ -10,7 +10,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train eval test test-fast gpu-check lint format complexity clean
+.PHONY: help install train eval test test-fast gpu-check lint format complexity notebooks clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ train: $(STAMP) ## train EDAFormer-T on the built-in demo data (ARGS="model=edaf
 eval: $(STAMP) ## evaluate a checkpoint (ARGS="ckpt_path=... isr=paper")
 	$(BIN)/python eval.py $(ARGS)
 
-test: $(STAMP) ## run the whole test suite
+test: lint ## ruff (lint + format check), then the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: $(STAMP) ## run the tests not marked slow
@@ -48,6 +48,9 @@ format: $(STAMP) ## apply ruff fixes and formatting
 
 complexity: $(STAMP) ## print the paper's Table 1/4 (params, GFLOPs) next to ours
 	$(BIN)/python scripts/complexity.py table=paper
+
+notebooks: $(STAMP) ## write and run the notebooks, keep their outputs, render them into docs/notebooks/
+	$(BIN)/python notebooks/build_notebooks.py --execute
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache outputs multirun

@@ -10,7 +10,7 @@ is not the user's mistake but a result that must not be reported.
 
 from __future__ import annotations
 
-__all__ = ["EXIT_USER_ERROR", "NonFiniteError", "UserError"]
+__all__ = ["EXIT_USER_ERROR", "MissingExtraError", "NonFiniteError", "UserError"]
 
 EXIT_USER_ERROR = 2
 
@@ -27,3 +27,12 @@ class NonFiniteError(RuntimeError):
     valid."""
 
     exit_status = 1
+
+
+class MissingExtraError(UserError):
+    """An optional dependency is not installed: names the package and the extra of ours that brings it
+    (``search``: optuna, ``mlflow``: MLflow, ``slurm``: Hydra's submitit launcher; see pyproject.toml)."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is not installed (pip install 'edaformer[{extra}]')")
+        self.package, self.extra = package, extra

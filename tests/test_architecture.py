@@ -62,6 +62,7 @@ ALLOWED: dict[str, set[str]] = {
         "config",
         "workflows",
         "cli",
+        "root",  # edaformer.__version__, for --version
     },
     "root": set(),
 }

@@ -94,6 +94,8 @@ def test_wheel_commands_run_from_an_unrelated_directory(installed, tmp_path):
     elsewhere.mkdir()
     where = run_installed(installed, elsewhere, "python", "-c", "import edaformer; print(edaformer.__file__)")
     assert where.returncode == 0 and where.stdout.startswith(str(installed)), where.stdout + where.stderr
+    version = run_installed(installed, elsewhere, "edaformer-eval", "--version")  # the wheel's own metadata
+    assert version.stdout == f"edaformer {PYPROJECT['project']['version']}\n", version.stdout + version.stderr
 
     helped = run_installed(installed, elsewhere, "edaformer-train", "--help")
     assert helped.returncode == 0, helped.stderr

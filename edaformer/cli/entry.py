@@ -39,13 +39,18 @@ from ..config.checks import check_ranges, missing_value_message
 from ..config.overrides import readable_overrides
 from ..config.paths import expand_home_paths
 from ..config.resolvers import release_unused_dir
-from ..errors import EXIT_USER_ERROR, UserError
+from ..errors import EXIT_USER_ERROR, MissingExtraError, UserError
 from .sweep import JobFailed, in_sweep, sweep_summary
 
 __all__ = ["run_command"]
 
 # errors of the user that declare no ``exit_status``
 _USER_ERRORS = (UserError, FileNotFoundError, OmegaConfBaseException, InstantiationException)
+# Config options that a package of one of our extras brings: (group, option) -> (package, extra).
+_EXTRA_OPTIONS = {
+    ("hydra/launcher", "submitit_slurm"): ("hydra-submitit-launcher", "slurm"),
+    ("hydra/launcher", "submitit_local"): ("hydra-submitit-launcher", "slurm"),
+}
 _LIBRARY_LOGGERS = (
     "lightning",
     "lightning.pytorch",
@@ -59,8 +64,13 @@ def run_command(command: str, task: Callable[[DictConfig], Any]) -> int:
     """Run ``task`` on the config of ``conf/<command>.yaml`` and the command line; returns the exit status.
 
     ``task`` returns what Hydra hands to a sweeper (``edaformer-train``'s optimised metric) and ends with
-    ``sys.exit(1)`` when it ran but found problems.
+    ``sys.exit(1)`` when it ran but found problems. ``--version`` prints ``edaformer X.Y.Z`` and runs nothing.
     """
+    if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names Hydra's
+        import edaformer
+
+        print(f"edaformer {edaformer.__version__}")
+        return 0
     register()
     wants_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
     bug: list[BaseException] = []
@@ -168,6 +178,8 @@ def error_message(err: BaseException) -> str:
     as its first item and a count, an error re-raised from a DataLoader worker as the worker's own message."""
     if isinstance(err, MissingConfigException) and err.options and err.missing_cfg_file:
         group, _, name = err.missing_cfg_file.rpartition("/")
+        if (group, name) in _EXTRA_OPTIONS:
+            return str(MissingExtraError(*_EXTRA_OPTIONS[group, name]))
         return f"unknown {group} {name!r}; valid: {', '.join(err.options)}"
     if isinstance(err, MissingMandatoryValue) and err.full_key:
         return missing_value_message(err.full_key)

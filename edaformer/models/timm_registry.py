@@ -8,10 +8,13 @@
 >>> backbone.feature_info.channels()
 [64, 128, 256]
 
-timm calls an entry point with ``pretrained``, ``pretrained_cfg`` and ``pretrained_cfg_overlay`` and the user's
-keywords; the keywords go to our factory (an unknown one is a ``TypeError`` listing the valid ones). No weights are
-published under timm's names: load them with ``EFTClassifier.from_pretrained(...)`` (a hub folder or repo id),
-``timm.create_model(..., checkpoint_path=...)``, or :func:`edaformer.checkpoints.load_encoder_weights`.
+timm's ``create_model`` calls an entry point with its own bookkeeping keywords besides the user's:
+``pretrained``, ``pretrained_cfg`` and ``pretrained_cfg_overlay`` (every timm 1.0), ``cache_dir`` (from 1.0.13) and
+``pretrained_model_args`` (models sourced from a hub or a local folder, later 1.0 releases). The entry point takes
+them all by name and hands only the user's keywords to our factory (an unknown one is a
+``TypeError`` listing the valid ones). No weights are published under timm's names: load them with
+``EFTClassifier.from_pretrained(...)`` (a hub folder or repo id), ``timm.create_model(..., checkpoint_path=...)``,
+or :func:`edaformer.checkpoints.load_encoder_weights`.
 """
 
 from __future__ import annotations
@@ -27,11 +30,23 @@ from .registry import create_model
 TIMM_MODELS = ("eft_t", "eft_b")
 
 
+# What timm's create_model passes to every entry point besides the user's keywords (timm 1.0.9 to 1.0.31).
+TIMM_KEYWORDS = (
+    "pretrained",
+    "pretrained_cfg",
+    "pretrained_cfg_overlay",
+    "cache_dir",
+    "pretrained_model_args",
+)
+
+
 def _entry_point(name: str) -> Callable[..., nn.Module]:
-    def entry(
+    def entry(  # timm's keywords (1.0.9 to 1.0.31) by name; the user's in kwargs
         pretrained: bool = False,
         pretrained_cfg: Any = None,
         pretrained_cfg_overlay: Any = None,
+        cache_dir: Any = None,
+        pretrained_model_args: Any = None,
         **kwargs: Any,
     ) -> nn.Module:
         if pretrained:

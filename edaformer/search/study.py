@@ -20,11 +20,17 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState
-
+from ..errors import MissingExtraError
 from ..models import ISRSetting
+
+try:
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+except ModuleNotFoundError as err:  # optuna comes with the search extra
+    if err.name != "optuna":
+        raise
+    raise MissingExtraError("optuna", "search") from None  # the one line says it all
 from .eta import Eta
 from .space import SearchSpace
 

@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..errors import UserError
+from ..errors import MissingExtraError, UserError
 from ..lit.loggers import open_mlflow_run, prepare_wandb_env
 
 __all__ = [
@@ -36,8 +36,9 @@ def build_datamodule(data: DictConfig) -> L.LightningDataModule:
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger]:
     """Loggers from a ``logger`` node (a dict of logger configs); TensorBoard is skipped when not installed, MLflow
-    missing is a :class:`~edaformer.errors.UserError` and its run is opened at once (:func:`open_mlflow_run`), W&B
-    runs offline without an API key and starts a run of its own (:func:`prepare_wandb_env`)."""
+    missing is a :class:`~edaformer.errors.MissingExtraError` and its run is opened at once
+    (:func:`open_mlflow_run`), W&B runs offline without an API key and starts a run of its own
+    (:func:`prepare_wandb_env`)."""
     loggers = []
     for name, conf in (cfg or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
@@ -49,7 +50,7 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[L.pytorch.loggers.Logger
             log.warning("logger %s skipped: tensorboard is not installed", name)
             continue
         if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
-            raise UserError(f"logger {name}: MLflow is not installed (pip install 'edaformer[mlflow]')")
+            raise MissingExtraError("mlflow", "mlflow")
         if target.endswith("WandbLogger"):
             prepare_wandb_env(conf.get("save_dir"))
         if target.endswith("MLFlowLogger"):

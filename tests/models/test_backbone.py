@@ -1,20 +1,16 @@
 """EFT as a backbone: ``features_only`` maps with timm's ``feature_info``, ISR on them, pretrained encoder weights,
-the FPN example of docs/backbone.md, and timm's registry (a stand-in timm: the real one pulls a CUDA torch)."""
+the FPN example of docs/backbone.md (timm's registry: test_timm.py)."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import textwrap
-import types
 
 import pytest
 import torch
 
 from edaformer.checkpoints import load_encoder_weights, save_model
 from edaformer.flops import count_flops
-from edaformer.models import EFTFeatures, create_model, eft_encoder, isr_applied, timm_registry
+from edaformer.models import EFTFeatures, create_model, eft_encoder, isr_applied
 from edaformer.models.eft import EFT_VARIANTS
 from tests.conftest import REPO
 
@@ -92,75 +88,3 @@ def test_fpn_example_of_the_docs_trains(capsys):
     )
     printed = text.split("Output")[1]
     assert f"features: {[(2, c, *hw) for c, hw in zip(dims['t'], sizes)]}" in printed
-
-
-def _fake_timm() -> tuple[types.ModuleType, types.ModuleType, dict]:
-    """A stand-in for timm >= 0.9: ``timm.models.register_model`` keyed by function name, ``create_model``."""
-    registry: dict = {}
-    timm, models = types.ModuleType("timm"), types.ModuleType("timm.models")
-
-    def register_model(fn):
-        registry[fn.__name__] = fn
-        mod = sys.modules[fn.__module__]
-        mod.__all__ = [*getattr(mod, "__all__", []), fn.__name__]
-        return fn
-
-    def create_model(name, pretrained=False, **kwargs):
-        return registry[name](
-            pretrained=pretrained, pretrained_cfg=None, pretrained_cfg_overlay=None, **kwargs
-        )
-
-    models.register_model, timm.models, timm.create_model = register_model, models, create_model
-    return timm, models, registry
-
-
-@pytest.mark.slow
-def test_timm_registration(monkeypatch):
-    timm, models, registry = _fake_timm()
-    monkeypatch.setitem(sys.modules, "timm", timm)
-    monkeypatch.setitem(sys.modules, "timm.models", models)
-    for name, value in (("eft_t", None), ("eft_b", None), ("__all__", [])):  # the registration sets them
-        monkeypatch.setattr(timm_registry, name, value, raising=False)
-    assert timm_registry.register_timm_models() == ["eft_t", "eft_b"]
-    assert set(registry) == {"eft_t", "eft_b"}
-    backbone = timm.create_model("eft_t", features_only=True, out_indices=(1, 2, 3))
-    assert isinstance(backbone, EFTFeatures) and backbone.feature_info.channels() == [64, 128, 256]
-    assert timm.create_model("eft_b", num_classes=7).num_classes == 7
-    with pytest.raises(TypeError, match="unexpected keyword argument"):
-        timm.create_model("eft_t", drop_rate=0.1)
-    with pytest.raises(ValueError, match="no weights are published under timm's registry"):
-        timm.create_model("eft_t", pretrained=True)
-
-
-@pytest.mark.slow
-def test_importing_the_models_after_timm_registers_them(tmp_path):
-    """``import timm`` first, then ``edaformer.models``: ``timm.create_model`` finds the EFT models."""
-    package = tmp_path / "timm"
-    (package / "models").mkdir(parents=True)
-    (package / "__init__.py").write_text("from . import models\nfrom .models import create_model\n")
-    (package / "models" / "__init__.py").write_text(
-        textwrap.dedent(
-            """
-            import sys
-            _entrypoints = {}
-            def register_model(fn):
-                _entrypoints[fn.__name__] = fn
-                return fn
-            def create_model(name, pretrained=False, **kwargs):
-                if name not in _entrypoints:
-                    raise RuntimeError(f"Unknown model ({name})")
-                return _entrypoints[name](pretrained=pretrained, pretrained_cfg=None, **kwargs)
-            """
-        )
-    )
-    code = (
-        "import timm, edaformer.models; "
-        "m = timm.create_model('eft_t', features_only=True, out_indices=(0, 3)); "
-        "print(type(m).__name__, m.feature_info.channels())"
-    )
-    env = {"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "EFTFeatures [32, 256]"
