@@ -58,12 +58,20 @@ class StopOnSignal(L.Callback):
     def __init__(self, checkpoint: str | os.PathLike | None = None) -> None:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.received: int | None = None
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, Any] = {}  # the handlers before the first run: what every end restores
+        self._active = False
         self._step_before = 0
         self.saved: Interrupted | None = None  # the interruption saved, raised at the next hook
 
     # ------------------------------------------------------------------------------------------ handlers
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if (
+            not self._active
+        ):  # re-installed after the run by a restore that came after ours (Lightning's, on an
+            self._act_as_before(
+                signum, frame
+            )  # exception), or inherited by a forked process: as if never here
+            return
         if self.received == signal.SIGINT and signum == signal.SIGINT:
             signal.default_int_handler(signum, frame)  # the second Ctrl+C: stop at once
         self.received = signum
@@ -71,16 +79,25 @@ class StopOnSignal(L.Callback):
     def _install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
+        self._active = True
         for signum in HANDLED:
             self._previous.setdefault(signum, signal.getsignal(signum))
             signal.signal(signum, self._handle)
 
     def _restore(self) -> None:
+        self._active = False
         if threading.current_thread() is not threading.main_thread():
             return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        self._previous = {}
+
+    def _act_as_before(self, signum: int, frame: FrameType | None) -> None:
+        previous = self._previous.get(signum) or signal.SIG_DFL
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)  # the default action: end the process with this signal
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._install()  # a signal while the run is set up stops it at the first safe point
