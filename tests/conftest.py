@@ -15,6 +15,11 @@ import torch
 # The tests never reach the network: huggingface_hub reads this when first imported (hub folders are local).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Under pytest-xdist (``make test`` runs one worker per core) each worker computes on one thread: two workers with a
+# thread per core each would fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
 REPO = Path(__file__).resolve().parents[1]
 REFS = REPO / "tests" / "refs"
 

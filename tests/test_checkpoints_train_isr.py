@@ -42,7 +42,7 @@ def test_lightning_checkpoint_records_and_restores_train_isr(aggressive_net, tmp
     module = SegmentationModule(aggressive_net, None, None, isr="own")
     assert module.hparams.train_isr == "16,8,4,2-2,4,8"
     assert module.val_isr == AGGRESSIVE  # validation at the model's own ratios
-    torch.save(lightning_checkpoint(module.net), tmp_path / "run.ckpt")
+    torch.save(lightning_checkpoint(module), tmp_path / "run.ckpt")
     model, info = load_model(tmp_path / "run.ckpt")
     assert (info.kind, model.train_isr, info.train_isr) == ("lightning", AGGRESSIVE, "16,8,4,2-2,4,8")
     for key, value in aggressive_net.state_dict().items():
@@ -72,7 +72,7 @@ def test_load_weights_starts_from_any_kind_whatever_its_ratios(tmp_path):
     standard = create_model("edaformer_mini", num_classes=5)
     save_model(standard, tmp_path / "standard.pt", "edaformer_mini")
     module = SegmentationModule(standard, None, None)
-    torch.save(lightning_checkpoint(module.net), tmp_path / "standard.ckpt")
+    torch.save(lightning_checkpoint(module), tmp_path / "standard.ckpt")
     for path in (tmp_path / "standard.pt", tmp_path / "standard.ckpt"):
         target = create_model("edaformer_mini", num_classes=5, train_isr="aggressive")
         report = load_weights(target, path, "edaformer_mini")

@@ -192,15 +192,20 @@ def test_user_config_folder_on_the_search_path(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_every_console_script_runs(tmp_path):
-    """The installed ``edaformer-*`` executables start and report a mistake as one line with exit status 2 (run
-    together: each is a process of its own)."""
+def test_every_console_script_runs(tmp_path, capsys):
+    """Every ``edaformer-*`` entry point of pyproject.toml loads and reports a mistake as one line with exit status
+    2 (in this process: the imports are shared); two installed executables do the same as processes of their own
+    (run together), and every executable exists (``tests/test_packaging.py`` runs them from an installed wheel)."""
+    for name in sorted(SCRIPTS):
+        assert run_main(command(name), "not_an_argument=1") == 2, name
+        assert "not_an_argument" in one_error_line(capsys.readouterr().err), name
     scripts = Path(sys.executable).parent
+    assert all((scripts / name).is_file() for name in SCRIPTS), sorted(SCRIPTS)
     procs = {
         name: subprocess.Popen(
             [str(scripts / name), "not_an_argument=1"], cwd=tmp_path, stderr=subprocess.PIPE, text=True
         )
-        for name in sorted(SCRIPTS)
+        for name in ("edaformer-train", "edaformer-eval")
     }
     for name, proc in procs.items():
         _, err = proc.communicate(timeout=300)
