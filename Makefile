@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 # or e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
+# Test processes (pytest-xdist): one per core; a test file runs in one process, so its fixtures are built once.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -30,10 +33,10 @@ eval: $(STAMP) ## evaluate a checkpoint (ARGS="ckpt_path=... isr=paper")
 	$(BIN)/python eval.py $(ARGS)
 
 test: lint ## ruff (lint + format check), then the whole test suite
-	$(BIN)/python -m pytest $(ARGS)
+	$(PYTEST) $(ARGS)
 
 test-fast: $(STAMP) ## run the tests not marked slow
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(PYTEST) -m "not slow" $(ARGS)
 
 gpu-check: $(STAMP) ## on a CUDA machine: pytest -m cuda + GPU benchmark tables -> docs/benchmarks_gpu.md (< 8 min)
 	$(BIN)/python scripts/gpu_check.py $(ARGS)

@@ -8,6 +8,7 @@ reading a stack trace. Functions that scan whole splits return their problems as
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -382,5 +383,11 @@ def ordered_starmap(func: Callable[..., T], jobs: Sequence[tuple], nproc: int) -
     if nproc <= 1:
         yield from map(_Star(func), jobs)
         return
-    with Pool(nproc) as pool:
+    with Pool(nproc, initializer=_default_signal_handlers) as pool:
         yield from pool.imap(_Star(func), jobs, chunksize=8)
+
+
+def _default_signal_handlers() -> None:
+    """A pool worker ends on SIGTERM / SIGINT (``Pool.terminate`` sends SIGTERM), whatever handler it inherited."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 
 import pytest
 
@@ -23,6 +24,11 @@ def _start_mlflow_run(uri: str) -> str:
     return "ok"
 
 
+def _default_signal_handlers() -> None:
+    """Workers that ``Pool.terminate`` can end, whatever SIGTERM handler an earlier test left in this process."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_mlflow_runs_started_together_on_a_fresh_store(tmp_path):
     """Three processes at once on a store that does not exist yet: each creates its run (without the lock, two of
@@ -30,7 +36,7 @@ def test_mlflow_runs_started_together_on_a_fresh_store(tmp_path):
     import mlflow
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    with multiprocessing.get_context("fork").Pool(3) as pool:
+    with multiprocessing.get_context("fork").Pool(3, initializer=_default_signal_handlers) as pool:
         assert pool.map(_start_mlflow_run, [uri] * 3) == ["ok"] * 3
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("edaformer")
