@@ -34,8 +34,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .errors import NonFiniteError
 from .files import atomic_write
+from .finite import require_finite_weights
 from .models import EFTClassifier, create_model
 from .models.hub_mixin import HubMixin, is_hub_folder, looks_like_repo_id
 from .models.official import convert_official_state_dict, infer_official_model
@@ -176,29 +176,6 @@ def read_checkpoint(path_or_state_dict: str | os.PathLike | Mapping[str, object]
     if all(k.startswith("module.") for k in tensors):
         tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     return tensors
-
-
-def non_finite_tensors(tensors: Mapping[str, object]) -> list[str]:
-    """Names of the floating-point tensors of ``tensors`` that hold a NaN or an inf."""
-    return [
-        name
-        for name, value in tensors.items()
-        if isinstance(value, torch.Tensor)
-        and value.is_floating_point()
-        and not bool(torch.isfinite(value).all())
-    ]
-
-
-def require_finite_weights(model: nn.Module, source: str) -> None:
-    """Raise :class:`~edaformer.errors.NonFiniteError` when a weight of ``model`` (loaded from ``source``) holds
-    NaN/inf: whatever such a model computes (every pixel class 0) means nothing."""
-    bad = non_finite_tensors(model.state_dict())
-    if bad:
-        total = len(model.state_dict())
-        raise NonFiniteError(
-            f"{source}: {len(bad)} of {total} weight tensors hold NaN/inf (e.g. {bad[0]}); the weights come from a "
-            "diverged training, so nothing is computed with them"
-        )
 
 
 # --- loading into models -----------------------------------------------------------------------------------------
@@ -413,57 +390,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | No
     )
 
 
-def check_training_checkpoint(
-    path: str | os.PathLike, expected: Mapping[str, torch.Tensor], model: str
-) -> Mapping[str, object]:
-    """Check, before a training resumes from ``path``, that it is a Lightning training checkpoint whose weights
-    fit ``expected`` (the configured module's ``state_dict``; ``model`` describes it for the message).
-
-    The file is memory-mapped, so the check reads no tensor data. Raises ``ValueError`` (unreadable file) or
-    :class:`CheckpointKindError` (``found="weights"``: a file of weights only; ``found="training"``: the training
-    checkpoint of another model); returns the checkpoint.
-    """
-    source = str(path)
-    obj = load_checkpoint_file(path, mmap=True)
-    is_lightning = isinstance(obj, Mapping) and "pytorch-lightning_version" in obj and "state_dict" in obj
-    if not is_lightning:
-        kind = (
-            "a converted weights file" if isinstance(obj, Mapping) and obj.get("format") else "a weights file"
-        )
-        raise CheckpointKindError(
-            f"{source} is {kind}, not a Lightning training checkpoint (a training resumes from the last.ckpt of "
-            "its run)",
-            source,
-            found="weights",
-            needed="training",
-        )
-    state = obj["state_dict"]
-    hparams = obj.get("hyper_parameters") or {}
-    shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
-    wanted = {k: tuple(v.shape) for k, v in expected.items()}
-    differ = [k for k in wanted if k in shapes and shapes[k] != wanted[k]]
-    missing = [k for k in wanted if k not in shapes]
-    unexpected = [k for k in shapes if k not in wanted]
-    if differ or missing or unexpected:
-        held = f"{hparams.get('model_name', '?')} with {hparams.get('num_classes', '?')} classes"
-        problems = [f"{len(differ)} tensor(s) of another shape"] if differ else []
-        problems += [f"{len(missing)} missing"] if missing else []
-        problems += [f"{len(unexpected)} unexpected"] if unexpected else []
-        example = (
-            f"{differ[0]}: {list(shapes[differ[0]])} in the file, {list(wanted[differ[0]])} here"
-            if differ
-            else (missing or unexpected)[0]
-        )
-        raise CheckpointKindError(
-            f"{source} holds {held}, which does not fit the configured {model}: {', '.join(problems)} "
-            f"(e.g. {example})",
-            source,
-            found="training",
-            needed="training",
-        )
-    return obj
-
-
 def _load_hub_model(
     source: str, model_name: str | None, num_classes: int | None, task: Task | None
 ) -> tuple[nn.Module, CheckpointInfo]:
@@ -502,16 +428,3 @@ def save_model(model: nn.Module, path: str | os.PathLike, model_name: str) -> No
         "state_dict": model.state_dict(),
     }
     atomic_write(path, lambda f: torch.save(payload, f))
-
-
-def checkpoint_step(path: str | os.PathLike) -> int | None:
-    """The global step (optimizer steps) a checkpoint file was saved at: Lightning's ``global_step``, MMSeg's
-    ``meta.iter``; ``None`` for a file that records none or is no file (a hub folder). Reads the file mapped."""
-    if not Path(path).is_file():
-        return None
-    obj = load_checkpoint_file(path, mmap=True)
-    if not isinstance(obj, Mapping):
-        return None
-    meta = obj.get("meta")
-    step = obj.get("global_step", meta.get("iter") if isinstance(meta, Mapping) else None)
-    return int(step) if isinstance(step, int) else None

@@ -20,11 +20,13 @@ CORE_MODULES = {
     "devices",
     "errors",
     "files",
+    "finite",
     "flops",
     "paper",
     "optim",
     "results",
     "tables",
+    "training_checkpoints",
 }
 
 # layer -> the layers its modules may import from (its own included)

@@ -9,15 +9,10 @@ import sys
 import pytest
 import torch
 
-from edaformer.checkpoints import (
-    CheckpointKindError,
-    check_training_checkpoint,
-    load_checkpoint_file,
-    load_model,
-    save_model,
-)
+from edaformer.checkpoints import CheckpointKindError, load_checkpoint_file, load_model, save_model
 from edaformer.files import atomic_write, remove_stale_temp_files, temp_path
 from edaformer.models import create_model
+from edaformer.training_checkpoints import check_training_checkpoint
 
 
 def dead_pid() -> int:

@@ -19,7 +19,8 @@ from ..data.classes import default_palette
 from ..evaluation.colors import overlay
 from ..evaluation.images import denormalize
 from ..files import atomic_write
-from .nonfinite import NonFiniteError, non_finite_tensors
+from ..finite import non_finite_tensors
+from .nonfinite import NonFiniteError
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -3,8 +3,8 @@
 A diverged training (too high a learning rate, a broken batch) fills the weights with NaN within a step or two;
 left alone it keeps running, writes NaN checkpoints over good ones and reports the mIoU of ``argmax(NaN) = 0``.
 :class:`NonFiniteGuard` checks each step's loss and gradients before the optimizer applies them;
-:func:`require_finite` refuses to score NaN logits; :func:`non_finite_tensors` lets the checkpoint writer refuse
-NaN weights (:class:`~edaformer.lit.AtomicCheckpointIO`).
+:func:`require_finite` refuses to score NaN logits; :func:`edaformer.finite.non_finite_tensors` lets the checkpoint
+writer refuse NaN weights (:class:`~edaformer.lit.AtomicCheckpointIO`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any, Literal
 import lightning as L
 import torch
 
-from ..checkpoints import non_finite_tensors  # noqa: F401  (the checkpoint writer imports it from here)
 from ..errors import NonFiniteError
 from ..models.upsampled_argmax import ScoreMap
 

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader
 
-from ..checkpoints import check_task, checkpoint_step
+from ..checkpoints import check_task
 from ..config import compose
 from ..data import CityscapesDataModule, ImageNetDataModule
 from ..errors import UserError
@@ -29,6 +29,7 @@ from ..lit import SegmentationModule, StopOnSignal, WriteCityscapesLabelIds
 from ..lit.loggers import finish_wandb_run, log_images_to_wandb
 from ..models import ISRLike, isr_applied
 from ..results import ResultRow, write_result_files
+from ..training_checkpoints import checkpoint_step
 from ..viz.confusion import confusion_figure, write_confusion_csv
 from .checkpoint import load_checkpoint
 from .components import (

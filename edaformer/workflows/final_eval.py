@@ -16,11 +16,11 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, open_dict
 
-from ..checkpoints import checkpoint_step
 from ..config.schemas import FinalEval, final_eval
 from ..errors import UserError
 from ..lit import Interrupted
 from ..results import ResultRow
+from ..training_checkpoints import checkpoint_step
 from .evaluate import evaluate_setting
 
 __all__ = ["check_final_eval", "final_checkpoint", "run_final_eval"]

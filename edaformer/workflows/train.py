@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..checkpoints import CheckpointKindError, check_training_checkpoint
+from ..checkpoints import CheckpointKindError
 from ..config.arguments import shown
 from ..config.checks import check_required, check_unused_run_dir
 from ..config.schemas import final_eval
@@ -46,6 +46,7 @@ from ..lit import (
 from ..lit.loggers import finish_wandb_run
 from ..models import parse_isr
 from ..results import ResultRow
+from ..training_checkpoints import check_training_checkpoint
 from .components import (
     apply_tta,
     build_datamodule,

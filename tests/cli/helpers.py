@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,3 +118,8 @@ def one_error_line(err: str) -> str:
     errors = [line for line in lines if line.startswith("error: ")]
     assert "Traceback" not in err and len(errors) == 1 and lines[-1] == errors[0], err[-3000:]
     return errors[0]
+
+
+def checkpoint_steps(folder: Path) -> dict[str, int]:
+    """The Lightning checkpoints of ``folder`` by name, with the global step each was saved at."""
+    return {p.name: torch.load(p, weights_only=True)["global_step"] for p in sorted(folder.glob("*.ckpt"))}

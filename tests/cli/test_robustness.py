@@ -31,17 +31,13 @@ from edaformer.models import create_model
 from edaformer.workflows.predict import output_stems
 from tests.conftest import REPO, random_official_state_dict, run_main
 
-from .helpers import MINI, QUIET, one_error_line, run, tiny, tiny_eval
+from .helpers import MINI, QUIET, checkpoint_steps, one_error_line, run, tiny, tiny_eval
 
 
 def main_of(command: str):
     import importlib
 
     return importlib.import_module(f"edaformer.cli.{command}").main
-
-
-def checkpoint_steps(folder: Path) -> dict[str, int]:
-    return {p.name: torch.load(p, weights_only=True)["global_step"] for p in sorted(folder.glob("*.ckpt"))}
 
 
 # ------------------------------------------------------------------------------------------ 1. NaN training

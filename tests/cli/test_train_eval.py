@@ -23,7 +23,16 @@ from edaformer.models import ISR_PRESETS, create_model
 from tests.conftest import run_main
 from tests.lit.wandb_records import read_offline_run
 
-from .helpers import QUIET, one_error_line, run, tiny, tiny_ade20k, tiny_eval, tiny_paper_recipe
+from .helpers import (
+    QUIET,
+    checkpoint_steps,
+    one_error_line,
+    run,
+    tiny,
+    tiny_ade20k,
+    tiny_eval,
+    tiny_paper_recipe,
+)
 
 
 def results(folder: Path, name: str = "results.json") -> list[dict]:
@@ -33,10 +42,6 @@ def results(folder: Path, name: str = "results.json") -> list[dict]:
 def validated_steps(run_dir: Path) -> list[int]:
     rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
     return [int(r["step"]) + 1 for r in rows if r.get("val/mIoU")]
-
-
-def checkpoint_steps(folder: Path) -> dict[str, int]:
-    return {p.name: torch.load(p, weights_only=True)["global_step"] for p in sorted(folder.glob("*.ckpt"))}
 
 
 @pytest.mark.slow
